@@ -1,0 +1,9 @@
+//! Sans-io core of roomrec.
+//!
+//! Everything here is a pure state machine: inputs carry explicit `Instant`s, randomness comes from
+//! seeds the caller provides, and outputs are polled. No sockets, files, clocks or threads.
+
+pub mod media;
+pub mod room;
+pub mod session;
+pub mod signaling;
