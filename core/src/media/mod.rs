@@ -2,5 +2,9 @@
 //! recording pipeline (keyframe gating, timing, file lifecycle).
 
 pub mod frame;
+pub mod mux;
+pub mod recorder;
 
 pub use frame::{Codec, MediaFrame, SenderClock, TrackKind};
+pub use mux::{Muxer, Patch, TrackSpec};
+pub use recorder::{FileId, RecorderOutput, StreamRecorder, StreamRecorderConfig};
