@@ -4,9 +4,17 @@
 //! connections); each connection is a [`crate::session::Session`] that the caller creates when the
 //! room emits [`RoomOutput::StartSession`] and whose reports it feeds back.
 
-use std::time::Instant;
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
 
-use crate::signaling::{Dialect, IceCandidate, Password};
+use crate::signaling::message::{self, CodecContext};
+use crate::signaling::{Dialect, IceCandidate, Incoming, Member, Outgoing, Password, RoomSecrets};
+
+mod plays;
+mod queue;
+
+use plays::Plays;
+use queue::CandidateQueue;
 
 #[derive(Clone, Debug)]
 pub struct RoomConfig {
@@ -80,35 +88,304 @@ pub enum RoomOutput {
     ToSession(SessionKey, SessionCommand),
 }
 
+/// One live connection as the room sees it.
+#[derive(Clone, Debug)]
+struct Connection {
+    stream_id: String,
+    encrypted: bool,
+}
+
 pub struct Room {
-    _config: RoomConfig,
+    config: RoomConfig,
+    secrets: RoomSecrets,
+    ctx: CodecContext,
+    rng: fastrand::Rng,
+    signaling_up: bool,
+    shutting_down: bool,
+    /// Peer id -> wire stream id (None: member that does not publish).
+    members: BTreeMap<String, Option<String>>,
+    connections: BTreeMap<SessionKey, Connection>,
+    early_candidates: CandidateQueue,
+    plays: Plays,
+    out: VecDeque<RoomOutput>,
 }
 
 impl Room {
     pub fn new(config: RoomConfig, now: Instant) -> Room {
-        let _ = now;
-        Room { _config: config }
+        let secrets = RoomSecrets::new(&config.room, &config.password, &config.salt);
+        let mut rng = fastrand::Rng::with_seed(config.seed);
+        let own_id: String = (0..20).map(|_| rng.alphanumeric()).collect();
+        let ctx = CodecContext {
+            dialect: config.dialect,
+            own_id,
+            room_wire: secrets.room_wire.clone(),
+            cipher: secrets.cipher.clone(),
+        };
+        Room {
+            config,
+            secrets,
+            ctx,
+            rng,
+            signaling_up: false,
+            shutting_down: false,
+            members: BTreeMap::new(),
+            connections: BTreeMap::new(),
+            early_candidates: CandidateQueue::new(now),
+            plays: Plays::default(),
+            out: VecDeque::new(),
+        }
     }
 
     pub fn handle_input(&mut self, now: Instant, input: RoomInput) {
-        todo!("{now:?}{input:?}")
+        match input {
+            RoomInput::SignalingUp => {
+                self.signaling_up = true;
+                if !self.shutting_down {
+                    // Members are re-learned from the new join; live connections stay up.
+                    self.members.clear();
+                    self.send(&Outgoing::JoinRoom);
+                }
+            }
+            RoomInput::SignalingDown => self.signaling_up = false,
+            RoomInput::SignalingText(text) => self.handle_signaling(now, &text),
+            RoomInput::FromSession(key, report) => self.handle_report(now, key, report),
+            RoomInput::Shutdown => {
+                self.shutting_down = true;
+                let keys: Vec<SessionKey> = self.connections.keys().cloned().collect();
+                for key in keys {
+                    self.close_connection(&key);
+                }
+                self.plays.clear();
+            }
+        }
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
-        todo!("{now:?}")
+        self.early_candidates.expire(now);
+        if self.shutting_down || !self.signaling_up {
+            return;
+        }
+        for stream in self.plays.due(now) {
+            if self.wants_play(&stream) {
+                self.send_play(now, &stream);
+            } else {
+                self.plays.remove(&stream);
+            }
+        }
     }
 
     pub fn poll_output(&mut self) -> Option<RoomOutput> {
-        todo!()
+        self.out.pop_front()
     }
 
     /// When `handle_timeout` wants to be called next, if at all.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        todo!()
+        [self.plays.next_due(), self.early_candidates.next_expiry()].into_iter().flatten().min()
     }
 
     /// Our peer id (relay dialect).
     pub fn own_id(&self) -> &str {
-        todo!()
+        &self.ctx.own_id
+    }
+
+    pub fn secrets(&self) -> &RoomSecrets {
+        &self.secrets
+    }
+
+    /// Connections the room considers live.
+    pub fn connection_keys(&self) -> impl Iterator<Item = &SessionKey> {
+        self.connections.keys()
+    }
+
+    fn handle_signaling(&mut self, now: Instant, text: &str) {
+        let incoming = match message::decode(&self.ctx, text) {
+            Ok(incoming) => incoming,
+            Err(e) => {
+                tracing::warn!("signaling message ignored: {e}");
+                return;
+            }
+        };
+        match incoming {
+            Incoming::Listing { members } => {
+                for Member { peer, stream_id } in members {
+                    self.member_seen(now, peer, stream_id);
+                }
+            }
+            Incoming::PeerJoined { peer, stream_id } => self.member_seen(now, peer, stream_id),
+            Incoming::Offer { peer, session, stream_id, sdp, encrypted, is_scene } => {
+                self.handle_offer(now, SessionKey { peer, session }, stream_id, sdp, encrypted, is_scene)
+            }
+            Incoming::Candidates { peer, session, candidates } => {
+                self.route_candidates(now, peer, session, candidates)
+            }
+            Incoming::PeerLeft { peer } => self.peer_left(&peer),
+            Incoming::Notice { kind, message } => tracing::warn!("server {kind}: {message}"),
+            Incoming::Ignored { reason } => tracing::trace!("signaling message ignored: {reason}"),
+        }
+    }
+
+    fn member_seen(&mut self, now: Instant, peer: String, stream_id: Option<String>) {
+        if peer == self.ctx.own_id {
+            return;
+        }
+        self.members.insert(peer.clone(), stream_id.clone());
+        let Some(stream) = stream_id else { return };
+        if self.wants_play(&stream) {
+            self.send_play(now, &stream);
+        }
+    }
+
+    /// Ask for a stream only when nobody is connected for it: a second `play` makes the publisher
+    /// tear down a connection that is being set up.
+    fn wants_play(&self, wire_stream: &str) -> bool {
+        if self.shutting_down || !self.is_wanted(wire_stream) {
+            return false;
+        }
+        let stream = self.secrets.strip_stream_id(wire_stream);
+        let publisher_present = self.members.values().any(|s| s.as_deref() == Some(wire_stream));
+        publisher_present && !self.connections.values().any(|c| c.stream_id == stream)
+    }
+
+    fn send_play(&mut self, now: Instant, wire_stream: &str) {
+        tracing::info!(stream = %self.secrets.strip_stream_id(wire_stream), "asking to play");
+        self.send(&Outgoing::Play { stream_id: wire_stream });
+        self.plays.sent(now, wire_stream);
+    }
+
+    fn is_wanted(&self, wire_stream: &str) -> bool {
+        let stream = self.secrets.strip_stream_id(wire_stream);
+        match &self.config.record_streams {
+            Some(list) => list.iter().any(|s| s == stream),
+            None => true,
+        }
+    }
+
+    fn handle_offer(
+        &mut self,
+        now: Instant,
+        key: SessionKey,
+        wire_stream: Option<String>,
+        sdp: String,
+        encrypted: bool,
+        is_scene: Option<bool>,
+    ) {
+        if self.shutting_down {
+            return;
+        }
+        if is_scene == Some(true) {
+            tracing::debug!(peer = %key.peer, "ignoring offer from a scene/viewer (never sends tracks)");
+            return;
+        }
+        let wire_stream = wire_stream.or_else(|| self.members.get(&key.peer).cloned().flatten());
+        let Some(wire_stream) = wire_stream else {
+            tracing::warn!(peer = %key.peer, "offer without a stream id ignored");
+            return;
+        };
+        if !self.is_wanted(&wire_stream) {
+            tracing::debug!(stream = %wire_stream, "not in --record-streams, offer ignored");
+            return;
+        }
+        if self.connections.contains_key(&key) {
+            tracing::debug!(session = %key, "duplicate offer for a live session ignored");
+            return;
+        }
+        let stream_id = self.secrets.strip_stream_id(&wire_stream).to_string();
+        // A newer session from the same peer, or the same stream from a rejoined peer, replaces the
+        // old connection: a stream is never recorded by two connections at once.
+        let replaced: Vec<SessionKey> = self
+            .connections
+            .iter()
+            .filter(|(k, c)| k.peer == key.peer || c.stream_id == stream_id)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for old in replaced {
+            tracing::info!(old = %old, new = %key, "replacing connection");
+            self.close_connection(&old);
+        }
+        self.members.entry(key.peer.clone()).or_insert_with(|| Some(wire_stream.clone()));
+        self.plays.remove(&wire_stream);
+        self.connections.insert(key.clone(), Connection { stream_id: stream_id.clone(), encrypted });
+        tracing::info!(session = %key, stream = %stream_id, "offer received");
+        self.out.push_back(RoomOutput::StartSession(SessionStart {
+            key: key.clone(),
+            stream_id,
+            offer_sdp: sdp,
+            encrypted,
+        }));
+        let early = self.early_candidates.take(&key, now);
+        if !early.is_empty() {
+            self.out.push_back(RoomOutput::ToSession(key, SessionCommand::RemoteCandidates(early)));
+        }
+    }
+
+    fn route_candidates(&mut self, now: Instant, peer: String, session: Option<String>, candidates: Vec<IceCandidate>) {
+        let key = match session {
+            Some(session) => SessionKey { peer, session },
+            // Without a session id the only sane target is the peer's single live connection.
+            None => match self.connections.keys().find(|k| k.peer == peer) {
+                Some(key) => key.clone(),
+                None => {
+                    tracing::debug!(peer = %peer, "session-less candidates for no connection dropped");
+                    return;
+                }
+            },
+        };
+        if self.connections.contains_key(&key) {
+            self.out.push_back(RoomOutput::ToSession(key, SessionCommand::RemoteCandidates(candidates)));
+        } else {
+            self.early_candidates.push(now, key, candidates);
+        }
+    }
+
+    fn peer_left(&mut self, peer: &str) {
+        if let Some(Some(stream)) = self.members.remove(peer) {
+            self.plays.remove(&stream);
+        }
+        let keys: Vec<SessionKey> = self.connections.keys().filter(|k| k.peer == peer).cloned().collect();
+        for key in keys {
+            self.close_connection(&key);
+        }
+    }
+
+    fn handle_report(&mut self, now: Instant, key: SessionKey, report: SessionReport) {
+        match report {
+            SessionReport::Answer { sdp } => {
+                let Some(conn) = self.connections.get(&key) else {
+                    tracing::debug!(session = %key, "answer for a connection that is gone dropped");
+                    return;
+                };
+                let encrypt = conn.encrypted;
+                self.send(&Outgoing::Answer { peer: &key.peer, session: &key.session, sdp: &sdp, encrypt });
+            }
+            SessionReport::Closed { reason } => {
+                let Some(conn) = self.connections.remove(&key) else { return };
+                tracing::info!(session = %key, stream = %conn.stream_id, "connection ended: {reason}");
+                // The publisher is still here: ask again after a pause (it may also offer by itself).
+                if let Some(Some(stream)) = self.members.get(&key.peer).cloned() {
+                    if self.wants_play(&stream) {
+                        self.plays.retry_later(now, &stream);
+                    }
+                }
+            }
+        }
+    }
+
+    fn close_connection(&mut self, key: &SessionKey) {
+        if self.connections.remove(key).is_some() {
+            self.out.push_back(RoomOutput::ToSession(key.clone(), SessionCommand::Close));
+        }
+    }
+
+    fn send(&mut self, msg: &Outgoing<'_>) {
+        if !self.signaling_up {
+            tracing::debug!("signaling down, not sending {msg:?}");
+            return;
+        }
+        let mut iv = [0u8; 16];
+        iv.iter_mut().for_each(|b| *b = self.rng.u8(..));
+        self.out.push_back(RoomOutput::SendSignaling(message::encode(&self.ctx, msg, iv)));
     }
 }
+
+/// How long to wait for an offer after `play` before asking again.
+pub(crate) const PLAY_RETRY: Duration = Duration::from_secs(10);

@@ -1,0 +1,282 @@
+//! One publisher → viewer connection: the offering str0m `Rtc`, the data-channel handshake and
+//! paced sending of encoded frames.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use str0m::change::{SdpAnswer, SdpPendingOffer};
+use str0m::channel::ChannelId;
+use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, Input, Output, Rtc};
+
+use super::{PublisherOutput, Track};
+use crate::media::{Codec, TrackKind};
+
+const MAX_IDLE: Duration = Duration::from_millis(100);
+
+/// Where in its track a sending m-line is.
+struct Sending {
+    mid: Mid,
+    track: usize,
+    next: usize,
+    loops: u64,
+    /// Video waits for a keyframe after (re)starting.
+    need_keyframe: bool,
+    sent: u64,
+}
+
+pub(super) struct ViewerConn {
+    pub viewer: String,
+    pub session: String,
+    rtc: Rtc,
+    pending: Option<SdpPendingOffer>,
+    control: Option<ChannelId>,
+    sending: Vec<Sending>,
+    media_start: Option<Instant>,
+    rtc_timeout: Instant,
+    pub closed: bool,
+    /// Data-channel texts to hand to the owner (for sealing with its IV source).
+    pub events: VecDeque<ConnEvent>,
+}
+
+pub(super) enum ConnEvent {
+    /// The viewer's request arrived: the owner answers with info + a re-offer.
+    Request { audio: bool, video: bool },
+    /// The viewer's answer on the data channel (possibly sealed).
+    Description { desc: Value, vector: Option<String> },
+    Ping(Value),
+    Bye,
+}
+
+impl ViewerConn {
+    /// Returns the connection and its first offer (data channel only, candidates stripped so they
+    /// must travel as trickled candidates like Chrome's do).
+    pub fn new(now: Instant, viewer: String, session: String, codec: Option<Codec>, local: SocketAddr) -> (ViewerConn, String) {
+        let mut builder = Rtc::builder().clear_codecs().enable_opus(true, false);
+        builder = match codec {
+            Some(Codec::H264) => builder.enable_h264(true),
+            Some(Codec::Vp8) => builder.enable_vp8(true),
+            Some(Codec::Vp9) => builder.enable_vp9(true),
+            Some(Codec::Av1) => builder.enable_av1(true),
+            _ => builder,
+        };
+        let mut rtc = builder.build(now);
+        if let Ok(c) = Candidate::host(local, "udp") {
+            rtc.add_local_candidate(c);
+        }
+        let mut change = rtc.sdp_api();
+        change.add_channel("sendChannel".to_string());
+        let (offer, pending) = change.apply().expect("a new channel is a change");
+        let sdp: String = offer
+            .to_sdp_string()
+            .split("\r\n")
+            .filter(|l| !l.starts_with("a=candidate") && !l.starts_with("a=end-of-candidates"))
+            .map(|l| format!("{l}\r\n"))
+            .collect::<String>()
+            .trim_end_matches("\r\n")
+            .to_string()
+            + "\r\n";
+        let conn = ViewerConn {
+            viewer,
+            session,
+            rtc,
+            pending: Some(pending),
+            control: None,
+            sending: Vec::new(),
+            media_start: None,
+            rtc_timeout: now,
+            closed: false,
+            events: VecDeque::new(),
+        };
+        (conn, sdp)
+    }
+
+    pub fn local_candidates(&self, local: SocketAddr) -> Vec<Value> {
+        let cand = Candidate::host(local, "udp").map(|c| c.to_sdp_string()).unwrap_or_default();
+        let cand = cand.strip_prefix("a=").unwrap_or(&cand).to_string();
+        vec![json!({"candidate": cand, "sdpMid": "0", "sdpMLineIndex": 0})]
+    }
+
+    pub fn accept_answer(&mut self, now: Instant, sdp: &str, out: &mut VecDeque<PublisherOutput>) {
+        let Some(pending) = self.pending.take() else { return };
+        match SdpAnswer::from_sdp_string(sdp) {
+            Ok(answer) => {
+                if let Err(e) = self.rtc.sdp_api().accept_answer(pending, answer) {
+                    tracing::warn!("publisher: answer rejected: {e}");
+                }
+            }
+            Err(e) => tracing::warn!("publisher: unparsable answer: {e}"),
+        }
+        self.drain(now, out);
+    }
+
+    pub fn add_candidates(&mut self, now: Instant, candidates: &[Value], out: &mut VecDeque<PublisherOutput>) {
+        for c in candidates {
+            let Some(text) = c.get("candidate").and_then(Value::as_str) else { continue };
+            if let Ok(cand) = Candidate::from_sdp_string(text) {
+                self.rtc.add_remote_candidate(cand);
+            }
+        }
+        self.drain(now, out);
+    }
+
+    /// Adds sendonly m-lines for the tracks the viewer asked for; returns the re-offer SDP.
+    pub fn add_tracks(&mut self, now: Instant, tracks: &[(usize, TrackKind)], out: &mut VecDeque<PublisherOutput>) -> Option<String> {
+        let mut change = self.rtc.sdp_api();
+        let mut mids = Vec::new();
+        for (index, kind) in tracks {
+            let media_kind = if *kind == TrackKind::Audio { MediaKind::Audio } else { MediaKind::Video };
+            let mid = change.add_media(media_kind, Direction::SendOnly, None, None, None);
+            mids.push((mid, *index, *kind));
+        }
+        let (offer, pending) = change.apply()?;
+        self.pending = Some(pending);
+        for (mid, track, kind) in mids {
+            let need_keyframe = kind == TrackKind::Video;
+            self.sending.push(Sending { mid, track, next: 0, loops: 0, need_keyframe, sent: 0 });
+        }
+        self.drain(now, out);
+        Some(offer.to_sdp_string())
+    }
+
+    pub fn send_control(&mut self, now: Instant, text: &str, out: &mut VecDeque<PublisherOutput>) {
+        if let Some(mut ch) = self.control.and_then(|id| self.rtc.channel(id)) {
+            let _ = ch.write(false, text.as_bytes());
+        }
+        self.drain(now, out);
+    }
+
+    pub fn close(&mut self, now: Instant, out: &mut VecDeque<PublisherOutput>) {
+        self.rtc.disconnect();
+        self.drain(now, out);
+        self.closed = true;
+    }
+
+    pub fn accepts(&self, source: SocketAddr, destination: SocketAddr, contents: &[u8]) -> bool {
+        let Ok(contents) = contents.try_into() else { return false };
+        let r = Receive { proto: Protocol::Udp, source, destination, contents };
+        self.rtc.accepts(&Input::Receive(self.rtc_timeout, r))
+    }
+
+    pub fn receive(&mut self, now: Instant, source: SocketAddr, destination: SocketAddr, contents: &[u8], out: &mut VecDeque<PublisherOutput>) {
+        let Ok(contents) = contents.try_into() else { return };
+        let r = Receive { proto: Protocol::Udp, source, destination, contents };
+        if self.rtc.handle_input(Input::Receive(now, r)).is_ok() {
+            self.drain(now, out);
+        }
+    }
+
+    pub fn timeout(&mut self, now: Instant, tracks: &[Track], video_muted: bool, out: &mut VecDeque<PublisherOutput>) {
+        if self.rtc.handle_input(Input::Timeout(now)).is_err() {
+            self.closed = true;
+            return;
+        }
+        self.drain(now, out);
+        self.send_due_frames(now, tracks, video_muted);
+        self.drain(now, out);
+    }
+
+    pub fn next_timeout(&self, tracks: &[Track]) -> Instant {
+        let mut next = self.rtc_timeout;
+        if let Some(start) = self.media_start {
+            for s in &self.sending {
+                next = next.min(due_at(start, &tracks[s.track], s));
+            }
+        }
+        next
+    }
+
+    pub fn frames_sent(&self) -> u64 {
+        self.sending.iter().map(|s| s.sent).sum()
+    }
+
+    fn send_due_frames(&mut self, now: Instant, tracks: &[Track], video_muted: bool) {
+        if !self.rtc.is_connected() || self.pending.is_some() || self.sending.is_empty() {
+            return;
+        }
+        let start = *self.media_start.get_or_insert(now);
+        for s in &mut self.sending {
+            let track = &tracks[s.track];
+            let Some(pt) = self.rtc.media(s.mid).and_then(|m| m.remote_pts().first().copied()) else {
+                continue;
+            };
+            while due_at(start, track, s) <= now {
+                let frame = &track.frames[s.next];
+                let rtp = s.loops * track.period + frame.time;
+                let muted = video_muted && track.codec.kind() == TrackKind::Video;
+                if muted {
+                    s.need_keyframe = true;
+                } else if !s.need_keyframe || frame.keyframe {
+                    s.need_keyframe = false;
+                    let wallclock = start + Duration::from_secs_f64(rtp as f64 / track.clock_rate as f64);
+                    let time = MediaTime::new(rtp, frequency(track.clock_rate));
+                    if let Some(writer) = self.rtc.writer(s.mid) {
+                        if writer.write(pt, wallclock, time, frame.data.clone()).is_ok() {
+                            s.sent += 1;
+                        }
+                    }
+                }
+                s.next += 1;
+                if s.next == track.frames.len() {
+                    s.next = 0;
+                    s.loops += 1;
+                }
+            }
+        }
+    }
+
+    fn drain(&mut self, now: Instant, out: &mut VecDeque<PublisherOutput>) {
+        loop {
+            match self.rtc.poll_output() {
+                Ok(Output::Timeout(t)) => {
+                    self.rtc_timeout = t.min(now + MAX_IDLE).max(now);
+                    return;
+                }
+                Ok(Output::Transmit(t)) => out.push_back(PublisherOutput::Transmit {
+                    source: t.source,
+                    destination: t.destination,
+                    contents: t.contents.to_vec(),
+                }),
+                Ok(Output::Event(e)) => self.handle_event(e),
+                Err(e) => {
+                    tracing::debug!("publisher rtc error: {e}");
+                    self.closed = true;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn handle_event(&mut self, event: Event) {
+        match event {
+            Event::ChannelOpen(id, label) if label == "sendChannel" => self.control = Some(id),
+            Event::ChannelData(d) if Some(d.id) == self.control => {
+                let Ok(Value::Object(msg)) = serde_json::from_slice::<Value>(&d.data) else { return };
+                if let Some(desc) = msg.get("description") {
+                    let vector = msg.get("vector").and_then(Value::as_str).map(str::to_string);
+                    self.events.push_back(ConnEvent::Description { desc: desc.clone(), vector });
+                } else if let Some(v) = msg.get("ping") {
+                    self.events.push_back(ConnEvent::Ping(v.clone()));
+                } else if msg.get("bye").is_some() {
+                    self.events.push_back(ConnEvent::Bye);
+                } else if msg.contains_key("audio") || msg.contains_key("video") {
+                    let flag = |k: &str| msg.get(k).and_then(Value::as_bool).unwrap_or(true);
+                    self.events.push_back(ConnEvent::Request { audio: flag("audio"), video: flag("video") });
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn due_at(start: Instant, track: &Track, s: &Sending) -> Instant {
+    let rtp = s.loops * track.period + track.frames[s.next].time;
+    start + Duration::from_secs_f64(rtp as f64 / track.clock_rate as f64)
+}
+
+fn frequency(clock_rate: u32) -> Frequency {
+    if clock_rate == 48_000 { Frequency::FORTY_EIGHT_KHZ } else { Frequency::NINETY_KHZ }
+}

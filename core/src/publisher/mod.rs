@@ -1,0 +1,286 @@
+//! A synthetic VDO.Ninja publisher built on str0m, speaking the publisher side of both signaling
+//! dialects the way the web app does (data channel first, tracks in a re-offer on the data
+//! channel, trickled candidate bundles, `bye` on hang-up). Used by the simulation, the loopback
+//! tests and `roomrec demo`. Sans-io like the rest of the core.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use crate::media::{Codec, TrackKind};
+use crate::signaling::{Dialect, Password, RoomSecrets};
+
+mod conn;
+mod wire;
+
+use conn::{ConnEvent, ViewerConn};
+pub use wire::{PublisherIncoming, PublisherWire};
+
+/// One encoded frame of a source, with its time in the track's clock.
+#[derive(Clone, Debug)]
+pub struct SourceFrame {
+    pub data: Arc<[u8]>,
+    pub time: u64,
+    pub keyframe: bool,
+}
+
+/// A looping media source.
+#[derive(Clone, Debug)]
+pub struct Track {
+    pub codec: Codec,
+    /// 90000 for video, 48000 for Opus.
+    pub clock_rate: u32,
+    pub frames: Arc<[SourceFrame]>,
+    /// Length of one loop in clock units (the time of the frame after the last).
+    pub period: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct PublisherConfig {
+    pub room: String,
+    pub password: Password,
+    pub salt: String,
+    pub dialect: Dialect,
+    /// Stream id without suffix.
+    pub stream_id: String,
+    pub label: String,
+    /// The UDP address the caller delivers our datagrams from/to.
+    pub local_addr: SocketAddr,
+    pub video: Option<Track>,
+    pub audio: Option<Track>,
+    /// Send the candidate bundle before the offer (real networks reorder signaling).
+    pub candidates_first: bool,
+    pub seed: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PublisherOutput {
+    SendSignaling(String),
+    Transmit { source: SocketAddr, destination: SocketAddr, contents: Vec<u8> },
+}
+
+pub struct Publisher {
+    config: PublisherConfig,
+    wire: PublisherWire,
+    rng: fastrand::Rng,
+    tracks: Vec<Track>,
+    conns: Vec<ViewerConn>,
+    out: VecDeque<PublisherOutput>,
+    signaling_up: bool,
+    video_muted: bool,
+    hung_up: bool,
+}
+
+impl Publisher {
+    pub fn new(config: PublisherConfig, _now: Instant) -> Publisher {
+        let secrets = RoomSecrets::new(&config.room, &config.password, &config.salt);
+        let mut rng = fastrand::Rng::with_seed(config.seed);
+        let own_id: String = (0..20).map(|_| rng.alphanumeric()).collect();
+        let wire = PublisherWire {
+            dialect: config.dialect,
+            own_id,
+            room_wire: secrets.room_wire.clone(),
+            wire_stream: secrets.wire_stream_id(&config.stream_id),
+            cipher: secrets.cipher.clone(),
+        };
+        let tracks = config.video.iter().chain(config.audio.iter()).cloned().collect();
+        Publisher {
+            config,
+            wire,
+            rng,
+            tracks,
+            conns: Vec::new(),
+            out: VecDeque::new(),
+            signaling_up: false,
+            video_muted: false,
+            hung_up: false,
+        }
+    }
+
+    pub fn own_id(&self) -> &str {
+        &self.wire.own_id
+    }
+
+    pub fn handle_signaling_up(&mut self, _now: Instant) {
+        self.signaling_up = true;
+        if !self.hung_up {
+            let text = self.wire.joinroom();
+            self.send(text);
+        }
+    }
+
+    pub fn handle_signaling_down(&mut self) {
+        self.signaling_up = false;
+    }
+
+    pub fn handle_signaling_text(&mut self, now: Instant, text: &str) {
+        if self.hung_up {
+            return;
+        }
+        match self.wire.decode(text) {
+            PublisherIncoming::WantsStream { viewer } => self.offer_to(now, viewer),
+            PublisherIncoming::Answer { viewer, session, sdp } => {
+                if let Some(c) = self.conn_mut(&viewer, Some(&session)) {
+                    let mut out = VecDeque::new();
+                    c.accept_answer(now, &sdp, &mut out);
+                    self.out.extend(out);
+                }
+            }
+            PublisherIncoming::Candidates { viewer, session, candidates } => {
+                if let Some(c) = self.conn_mut(&viewer, session.as_deref()) {
+                    let mut out = VecDeque::new();
+                    c.add_candidates(now, &candidates, &mut out);
+                    self.out.extend(out);
+                }
+            }
+            PublisherIncoming::Left { viewer } => {
+                let mut out = VecDeque::new();
+                for c in self.conns.iter_mut().filter(|c| c.viewer == viewer) {
+                    c.close(now, &mut out);
+                }
+                self.out.extend(out);
+            }
+            PublisherIncoming::Other => {}
+        }
+        self.process_conn_events(now);
+    }
+
+    pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, destination: SocketAddr, contents: &[u8]) {
+        let mut out = VecDeque::new();
+        if let Some(c) = self.conns.iter_mut().find(|c| !c.closed && c.accepts(source, destination, contents)) {
+            c.receive(now, source, destination, contents, &mut out);
+        }
+        self.out.extend(out);
+        self.process_conn_events(now);
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let mut out = VecDeque::new();
+        for c in self.conns.iter_mut().filter(|c| !c.closed) {
+            c.timeout(now, &self.tracks, self.video_muted, &mut out);
+        }
+        self.out.extend(out);
+        self.process_conn_events(now);
+        self.conns.retain(|c| !c.closed);
+    }
+
+    pub fn poll_output(&mut self) -> Option<PublisherOutput> {
+        self.out.pop_front()
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.conns.iter().filter(|c| !c.closed).map(|c| c.next_timeout(&self.tracks)).min()
+    }
+
+    /// Stop (true) or resume (false) sending video; resumes on the next keyframe, like a camera.
+    pub fn set_video_muted(&mut self, muted: bool) {
+        self.video_muted = muted;
+    }
+
+    /// Hang up like the web app: `videoMuted`+`bye`, then `bye`, on every data channel.
+    pub fn hang_up(&mut self, now: Instant) {
+        let mut out = VecDeque::new();
+        for c in self.conns.iter_mut() {
+            c.send_control(now, &json!({"videoMuted": true, "bye": true}).to_string(), &mut out);
+            c.send_control(now, &json!({"bye": true}).to_string(), &mut out);
+            c.close(now, &mut out);
+        }
+        self.out.extend(out);
+        self.hung_up = true;
+    }
+
+    /// Frames handed to str0m so far, over all connections and tracks.
+    pub fn frames_sent(&self) -> u64 {
+        self.conns.iter().map(|c| c.frames_sent()).sum()
+    }
+
+    fn offer_to(&mut self, now: Instant, viewer: String) {
+        let mut out = VecDeque::new();
+        for c in self.conns.iter_mut().filter(|c| c.viewer == viewer) {
+            c.close(now, &mut out);
+        }
+        self.out.extend(out);
+        self.conns.retain(|c| !c.closed);
+        let session: String = (0..10).map(|_| self.rng.alphanumeric()).collect();
+        let codec = self.config.video.as_ref().map(|t| t.codec);
+        let (conn, sdp) = ViewerConn::new(now, viewer.clone(), session.clone(), codec, self.config.local_addr);
+        let (iv1, iv2) = (self.iv(), self.iv());
+        let offer = self.wire.offer(&viewer, &session, &sdp, iv1);
+        let cands = conn.local_candidates(self.config.local_addr);
+        let cands = self.wire.candidates(&viewer, &session, &cands, iv2);
+        if self.config.candidates_first {
+            self.send(cands);
+            self.send(offer);
+        } else {
+            self.send(offer);
+            self.send(cands);
+        }
+        self.conns.push(conn);
+    }
+
+    fn process_conn_events(&mut self, now: Instant) {
+        for i in 0..self.conns.len() {
+            while let Some(event) = self.conns[i].events.pop_front() {
+                self.handle_conn_event(now, i, event);
+            }
+        }
+    }
+
+    fn handle_conn_event(&mut self, now: Instant, i: usize, event: ConnEvent) {
+        let mut out = VecDeque::new();
+        match event {
+            ConnEvent::Request { audio, video } => {
+                let info = json!({"info": {"label": self.config.label, "video_init_width": 320}, "miniInfo": {}});
+                self.conns[i].send_control(now, &info.to_string(), &mut out);
+                let wanted: Vec<(usize, TrackKind)> = self
+                    .tracks
+                    .iter()
+                    .enumerate()
+                    .map(|(idx, t)| (idx, t.codec.kind()))
+                    .filter(|(_, kind)| if *kind == TrackKind::Audio { audio } else { video })
+                    .collect();
+                if let Some(sdp) = self.conns[i].add_tracks(now, &wanted, &mut out) {
+                    let (viewer, session) = (self.conns[i].viewer.clone(), self.conns[i].session.clone());
+                    let iv = self.iv();
+                    let text = self.wire.dc_offer(&viewer, &self.config.stream_id, &session, &sdp, iv);
+                    self.conns[i].send_control(now, &text, &mut out);
+                }
+            }
+            ConnEvent::Description { desc, vector } => {
+                let mut msg = serde_json::Map::new();
+                msg.insert("description".into(), desc);
+                if let Some(v) = vector {
+                    msg.insert("vector".into(), Value::String(v));
+                }
+                let answer = self.wire.unseal(&msg, "description");
+                if let Some(sdp) = answer.as_ref().and_then(|d| d.get("sdp")).and_then(Value::as_str) {
+                    self.conns[i].accept_answer(now, sdp, &mut out);
+                }
+            }
+            ConnEvent::Ping(v) => self.conns[i].send_control(now, &json!({"pong": v}).to_string(), &mut out),
+            ConnEvent::Bye => self.conns[i].close(now, &mut out),
+        }
+        self.out.extend(out);
+    }
+
+    fn conn_mut(&mut self, viewer: &str, session: Option<&str>) -> Option<&mut ViewerConn> {
+        self.conns
+            .iter_mut()
+            .find(|c| !c.closed && c.viewer == viewer && session.is_none_or(|s| s == c.session))
+    }
+
+    fn iv(&mut self) -> [u8; 16] {
+        let mut iv = [0u8; 16];
+        iv.iter_mut().for_each(|b| *b = self.rng.u8(..));
+        iv
+    }
+
+    fn send(&mut self, text: String) {
+        if self.signaling_up {
+            self.out.push_back(PublisherOutput::SendSignaling(text));
+        }
+    }
+}

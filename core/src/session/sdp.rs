@@ -1,0 +1,86 @@
+//! The little SDP text surgery the answering side needs before handing an offer to str0m.
+
+use crate::media::Codec;
+
+/// str0m answers with the inverse of the offered direction; a recorder never sends, so present
+/// every sendrecv section as sendonly to get a recvonly answer.
+pub fn as_recvonly_offer(offer: &str) -> String {
+    offer.replace("a=sendrecv", "a=sendonly")
+}
+
+/// Video codecs to enable, in answer order: the user's preference if given, otherwise the order
+/// of the offer's first video section (falling back to a sensible default).
+pub fn video_codec_order(preference: &[Codec], offer: &str) -> Vec<Codec> {
+    if !preference.is_empty() {
+        return preference.iter().copied().filter(|c| *c != Codec::Opus).collect();
+    }
+    let mut order = offered_video_codecs(offer);
+    for codec in [Codec::Vp8, Codec::H264, Codec::Vp9, Codec::Av1] {
+        if !order.contains(&codec) {
+            order.push(codec);
+        }
+    }
+    order
+}
+
+fn offered_video_codecs(offer: &str) -> Vec<Codec> {
+    let mut in_video = false;
+    let mut payload_order: Vec<&str> = Vec::new();
+    let mut names: Vec<(&str, Codec)> = Vec::new();
+    for line in offer.lines().map(str::trim) {
+        if let Some(media) = line.strip_prefix("m=") {
+            if in_video {
+                break;
+            }
+            in_video = media.starts_with("video");
+            if in_video {
+                payload_order = media.split_whitespace().skip(3).collect();
+            }
+        } else if in_video {
+            if let Some(rtpmap) = line.strip_prefix("a=rtpmap:") {
+                let mut parts = rtpmap.splitn(2, ' ');
+                let (Some(pt), Some(encoding)) = (parts.next(), parts.next()) else { continue };
+                let name = encoding.split('/').next().unwrap_or("");
+                if let Some(codec) = Codec::from_name(name) {
+                    names.push((pt, codec));
+                }
+            }
+        }
+    }
+    let mut order = Vec::new();
+    for pt in payload_order {
+        if let Some((_, codec)) = names.iter().find(|(p, _)| *p == pt) {
+            if !order.contains(codec) {
+                order.push(*codec);
+            }
+        }
+    }
+    order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REOFFER: &str = include_str!("../../../tests/fixtures/traces/sdp/chrome-reoffer-audio-video.sdp");
+    const H264_FIRST: &str =
+        include_str!("../../../tests/fixtures/traces/sdp/chrome-reoffer-h264-preferred.sdp");
+
+    #[test]
+    fn follows_the_publishers_order_by_default() {
+        assert_eq!(video_codec_order(&[], REOFFER)[..2], [Codec::Vp8, Codec::H264]);
+        assert_eq!(video_codec_order(&[], H264_FIRST)[0], Codec::H264);
+    }
+
+    #[test]
+    fn user_preference_wins() {
+        assert_eq!(video_codec_order(&[Codec::Vp9, Codec::H264], REOFFER), [Codec::Vp9, Codec::H264]);
+    }
+
+    #[test]
+    fn recvonly_rewrite_touches_only_direction() {
+        let rewritten = as_recvonly_offer(REOFFER);
+        assert!(!rewritten.contains("a=sendrecv"));
+        assert_eq!(rewritten.len(), REOFFER.len());
+    }
+}
