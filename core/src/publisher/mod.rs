@@ -53,6 +53,8 @@ pub struct PublisherConfig {
     pub audio: Option<Track>,
     /// Send the candidate bundle before the offer (real networks reorder signaling).
     pub candidates_first: bool,
+    /// Behave like a `&scene`/viewer page: no streamID in joinroom, `isScene: true`, no tracks.
+    pub scene: bool,
     pub seed: u64,
 }
 
@@ -85,9 +87,10 @@ impl Publisher {
             room_wire: secrets.room_wire.clone(),
             wire_stream: secrets.wire_stream_id(&config.stream_id),
             cipher: secrets.cipher.clone(),
+            scene: false,
         };
         let tracks = config.video.iter().chain(config.audio.iter()).cloned().collect();
-        Publisher {
+        let mut publisher = Publisher {
             config,
             wire,
             rng,
@@ -97,7 +100,20 @@ impl Publisher {
             signaling_up: false,
             video_muted: false,
             hung_up: false,
+        };
+        if publisher.config.scene {
+            publisher.make_scene();
         }
+        publisher
+    }
+
+    /// Turn into a scene/viewer page (see [`PublisherConfig::scene`]).
+    pub fn make_scene(&mut self) {
+        self.config.scene = true;
+        self.wire.scene = true;
+        self.tracks.clear();
+        // Scenes offer with a random stream id nobody announced.
+        self.wire.wire_stream = (0..8).map(|_| self.rng.alphanumeric()).collect();
     }
 
     pub fn own_id(&self) -> &str {

@@ -13,6 +13,8 @@ pub struct PublisherWire {
     /// Stream id with the password suffix.
     pub wire_stream: String,
     pub cipher: Option<Cipher>,
+    /// A scene/viewer: joins without streamID and flags its offers `isScene: true`.
+    pub scene: bool,
 }
 
 /// What a publisher reacts to on the WebSocket.
@@ -28,11 +30,14 @@ pub enum PublisherIncoming {
 
 impl PublisherWire {
     pub fn joinroom(&self) -> String {
+        if self.scene {
+            return self.finish(json!({"request": "joinroom", "roomid": self.room_wire}));
+        }
         self.finish(json!({"request": "joinroom", "roomid": self.room_wire, "streamID": self.wire_stream}))
     }
 
     pub fn offer(&self, viewer: &str, session: &str, sdp: &str, iv: [u8; 16]) -> String {
-        let mut msg = json!({"UUID": viewer, "streamID": self.wire_stream, "session": session, "isScene": false});
+        let mut msg = json!({"UUID": viewer, "streamID": self.wire_stream, "session": session, "isScene": self.scene});
         self.seal(&mut msg, "description", &json!({"type": "offer", "sdp": sdp}), iv);
         self.finish(msg)
     }
