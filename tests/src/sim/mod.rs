@@ -9,7 +9,8 @@ use roomrec_core::media::{Codec, TrackKind};
 use roomrec_core::publisher::{Publisher, PublisherConfig, PublisherOutput, Track};
 use roomrec_core::room::{RoomConfig, RoomInput, SessionKey};
 use roomrec_core::signaling::{Dialect, Password};
-use roomrec_io_tokio::relay::routing::{ClientId, Relay, RelayDialect};
+use roomrec_io_tokio::relay::routing::{ClientId, Relay};
+use roomrec_io_tokio::relay::RelayDialect;
 
 pub mod net;
 pub mod recorder;
@@ -206,18 +207,30 @@ impl Sim {
             ]
             .into_iter()
             .flatten()
-            .min()
-            .unwrap_or(end);
-            if next > end {
+            .min();
+            let Some(next) = next.filter(|t| *t <= end) else {
                 self.now = end;
                 break;
+            };
+            if std::env::var_os("SIM_TRACE").is_some() {
+                eprintln!(
+                    "t={:?} rec={:?} net={:?} sig={:?} pubs={:?}",
+                    next - self.start,
+                    self.recorder.next_timeout().map(|t| t - self.start),
+                    self.net.next_time().map(|t| t - self.start),
+                    self.signaling.next_time().map(|t| t - self.start),
+                    self.publishers.iter().filter_map(|p| p.publisher.poll_timeout()).min().map(|t| t - self.start)
+                );
             }
             // A state machine that keeps asking for "now" must not stall virtual time.
             if next <= self.now {
                 same_instant += 1;
-                if same_instant > 200 {
+                if same_instant > 20 {
                     self.now += Duration::from_millis(1);
                     same_instant = 0;
+                    if self.now > end {
+                        break;
+                    }
                 }
             } else {
                 self.now = next;
