@@ -1,9 +1,12 @@
 //! Media: frames coming out of sessions, codec bitstream inspection, muxers and the per-stream
 //! recording pipeline (keyframe gating, timing, file lifecycle).
 
+pub mod codec;
 pub mod frame;
 pub mod mux;
 pub mod recorder;
+pub mod source;
+pub mod ts;
 
 pub use frame::{Codec, MediaFrame, SenderClock, TrackKind};
 pub use mux::{Muxer, Patch, TrackSpec};

@@ -36,7 +36,7 @@ pub fn ffmpeg_generate(args: &str, out_name: &str) -> Vec<u8> {
 pub fn ffprobe(path: &Path) -> serde_json::Value {
     let out = Command::new("ffprobe")
         .args(["-v", "error", "-count_frames", "-show_entries"])
-        .arg("stream=codec_name,nb_read_frames,width,height,duration:format=duration")
+        .arg("stream=codec_name,nb_read_frames,width,height,channels,duration:format=duration")
         .args(["-of", "json"])
         .arg(path)
         .output()
@@ -96,3 +96,73 @@ pub fn ffprobe_keyframes(path: &Path) -> Vec<bool> {
         .map(|l| l.contains('K'))
         .collect()
 }
+
+/// One input to a muxer in a test timeline.
+#[derive(Clone, Debug)]
+pub enum Event {
+    Frame {
+        track: usize,
+        pts_ns: u64,
+        keyframe: bool,
+        data: Vec<u8>,
+    },
+    Tick {
+        now_ns: u64,
+    },
+}
+
+impl Event {
+    pub fn time(&self) -> u64 {
+        match self {
+            Event::Frame { pts_ns, .. } => *pts_ns,
+            Event::Tick { now_ns } => *now_ns,
+        }
+    }
+}
+
+/// Frames of a reader (clock `rate`) as events of `track`, shifted by `offset_ns`.
+pub fn frame_events(
+    track: usize,
+    rate: u64,
+    offset_ns: u64,
+    frames: &[roomrec_core::media::source::EncodedFrame],
+) -> Vec<Event> {
+    frames
+        .iter()
+        .map(|f| Event::Frame {
+            track,
+            pts_ns: offset_ns + f.time * 1_000_000_000 / rate,
+            keyframe: f.keyframe,
+            data: f.data.clone(),
+        })
+        .collect()
+}
+
+/// Feeds events (stable-sorted by time) to a muxer; returns the bytes and, per frame event, the
+/// file length right after it was written.
+pub fn run_muxer(
+    mux: &mut dyn roomrec_core::media::Muxer,
+    mut out: Vec<u8>,
+    mut events: Vec<Event>,
+) -> (Vec<u8>, Vec<usize>) {
+    events.sort_by_key(Event::time);
+    let mut ends = Vec::new();
+    for ev in events {
+        match ev {
+            Event::Frame {
+                track,
+                pts_ns,
+                keyframe,
+                data,
+            } => {
+                mux.write_frame(track, pts_ns, keyframe, &data, &mut out);
+                ends.push(out.len());
+            }
+            Event::Tick { now_ns } => mux.tick(now_ns, &mut out),
+        }
+    }
+    let patches = mux.finish(&mut out);
+    assert!(patches.is_empty());
+    (out, ends)
+}
+pub mod tsparse;
