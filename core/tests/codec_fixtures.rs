@@ -235,3 +235,80 @@ fn av1_codec_private_matches_ffmpeg() {
         );
     }
 }
+
+/// Runs one ffmpeg command line (`OUT` in `args` stands for the output path) and returns the path.
+fn ffmpeg_run(args: &str, out_name: &str) -> std::path::PathBuf {
+    let out = tmp_path(out_name);
+    let args: Vec<String> = args
+        .split_whitespace()
+        .map(|a| a.replace("OUT", out.to_str().unwrap()))
+        .collect();
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y"])
+        .args(&args)
+        .status()
+        .unwrap();
+    assert!(status.success(), "ffmpeg {args:?}");
+    out
+}
+
+/// Good-quality VP9 (two-pass) and AV1 encodes use hidden alt-ref frames: VP9 superframes with an
+/// index, AV1 temporal units with several frames / show_existing_frame. Key frames still match.
+#[test]
+fn keyframes_with_hidden_frames_match_ffprobe() {
+    let src = "-f lavfi -i testsrc2=size=160x120:rate=30 -frames:v 45";
+    let log = tmp_path("vp9-2pass");
+    let log = log.to_str().unwrap();
+    ffmpeg_run(
+        &format!("{src} -c:v libvpx-vp9 -b:v 200k -pass 1 -passlogfile {log} -f null -"),
+        "unused",
+    );
+    let vp9 = ffmpeg_run(
+        &format!(
+            "{src} -c:v libvpx-vp9 -b:v 200k -pass 2 -passlogfile {log} -auto-alt-ref 1 \
+             -lag-in-frames 16 -g 20 -f ivf OUT"
+        ),
+        "vp9-arf.ivf",
+    );
+    let av1 = ffmpeg_run(
+        &format!("{src} -c:v libaom-av1 -cpu-used 8 -lag-in-frames 16 -g 20 -f ivf OUT"),
+        "av1-arf.ivf",
+    );
+    for (codec, path) in [(Codec::Vp9, vp9), (Codec::Av1, av1)] {
+        let (_, _, frames) = read_ivf(&std::fs::read(&path).unwrap()).unwrap();
+        let ours: Vec<bool> = frames.iter().map(|f| f.keyframe).collect();
+        assert_eq!(ours, ffprobe_keyframes(&path), "{codec:?}");
+        assert_eq!(ours.iter().filter(|&&k| k).count(), 3, "{codec:?}");
+        if codec == Codec::Vp9 {
+            let superframes = frames
+                .iter()
+                .filter(|f| f.data.last().is_some_and(|b| b & 0xE0 == 0xC0));
+            assert!(superframes.count() > 0, "the VP9 encode has superframes");
+        }
+    }
+}
+
+/// VP9 key frame followed by more frames: with a superframe index (IVF / WebM) or plainly
+/// concatenated spatial layers (str0m depacketizer), the first frame decides.
+#[test]
+fn vp9_first_frame_of_superframe_decides() {
+    let (_, _, frames) = read_ivf(&fixture("vp9-320x240-30fps.ivf")).unwrap();
+    let (key, inter) = (&frames[0].data, &frames[1].data);
+    let superframe = |a: &[u8], b: &[u8]| {
+        let mut v = [a, b].concat();
+        let marker = 0b1100_0000 | (3 << 3) | 1; // 4 bytes per size, 2 frames
+        v.push(marker);
+        v.extend_from_slice(&(a.len() as u32).to_le_bytes());
+        v.extend_from_slice(&(b.len() as u32).to_le_bytes());
+        v.push(marker);
+        v
+    };
+    for data in [superframe(key, inter), [&key[..], inter].concat()] {
+        assert!(is_keyframe(Codec::Vp9, &data));
+        assert_eq!(video_resolution(Codec::Vp9, &data), Some((320, 240)));
+    }
+    for data in [superframe(inter, key), [&inter[..], key].concat()] {
+        assert!(!is_keyframe(Codec::Vp9, &data));
+        assert_eq!(video_resolution(Codec::Vp9, &data), None);
+    }
+}
