@@ -141,6 +141,13 @@ impl TsMuxer {
     }
 
     fn write_video(&mut self, pts_ns: u64, keyframe: bool, data: &[u8], out: &mut Vec<u8>) {
+        if h264::nal_units(data).next().is_none() {
+            tracing::warn!(
+                len = data.len(),
+                "ts: H.264 frame without NAL units ignored"
+            );
+            return;
+        }
         let idr = keyframe || h264::is_idr(data);
         let es = self.video_es(idr, data);
         if idr || self.psi_due(pts_ns) {
