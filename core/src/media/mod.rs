@@ -5,6 +5,7 @@ pub mod codec;
 pub mod frame;
 pub mod mux;
 pub mod recorder;
+pub mod source;
 pub mod ts;
 pub mod webm;
 
