@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::mkv::{self, Parsed};
+use common::mkv;
 use common::Input;
 use proptest::prelude::*;
 use roomrec_core::media::webm::WebmConfig;

@@ -10,15 +10,15 @@
 //! Duration, the SeekHead and the real element sizes through in-place patches.
 
 mod header;
+mod index;
 
 use std::time::SystemTime;
 
 use super::ebml::{self, id};
 use super::frame::{Codec, TrackKind};
 use super::mux::{Muxer, Patch, TrackSpec};
+use index::{CuePoint, SEEK_HEAD_RESERVED};
 
-/// Bytes reserved (as a Void) right after the Segment header for the SeekHead written at finish.
-const SEEK_HEAD_RESERVED: usize = 100;
 /// Block timecodes are int16 offsets from their cluster's timecode (in ms here).
 const REL_MIN: i64 = i16::MIN as i64;
 const REL_MAX: i64 = i16::MAX as i64;
@@ -61,19 +61,6 @@ struct TrackState {
     learned_size: Option<(u16, u16)>,
 }
 
-struct Cluster {
-    /// Absolute file offset of the Cluster ID.
-    start: u64,
-    timecode: u64,
-}
-
-struct CuePoint {
-    time_ms: u64,
-    track: u64,
-    /// Cluster offset relative to the Segment data start.
-    cluster_pos: u64,
-}
-
 /// Streaming WebM muxer; see the module docs. Nothing is buffered: every call appends complete
 /// elements to `out`, and the caller appends `out` to the file in order (offsets count from the
 /// first byte written by `new`).
@@ -88,7 +75,8 @@ pub struct WebmMuxer {
     duration_at: u64,
     info_pos: u64,
     tracks_pos: u64,
-    cluster: Option<Cluster>,
+    /// Timecode (ms) of the open Cluster.
+    cluster: Option<u64>,
     cluster_starts: Vec<u64>,
     cues: Vec<CuePoint>,
     end_ms: u64,
@@ -176,8 +164,8 @@ impl WebmMuxer {
                 ms = last + 1;
             }
         }
-        if let Some(cluster) = &self.cluster {
-            let floor = cluster.timecode.saturating_sub(REL_MIN.unsigned_abs());
+        if let Some(timecode) = self.cluster {
+            let floor = timecode.saturating_sub(REL_MIN.unsigned_abs());
             if ms < floor {
                 tracing::warn!(
                     track,
@@ -192,25 +180,27 @@ impl WebmMuxer {
     }
 
     fn needs_cluster(&self, ms: u64, video_keyframe: bool) -> bool {
-        match &self.cluster {
+        match self.cluster {
             None => true,
-            Some(c) => {
-                let rel = ms as i64 - c.timecode as i64;
+            Some(timecode) => {
+                let rel = ms as i64 - timecode as i64;
                 video_keyframe || rel >= self.config.max_cluster_ms as i64 || rel > REL_MAX
             }
         }
     }
 
-    fn start_cluster(&mut self, ms: u64, out: &mut Vec<u8>) {
+    /// Opens a Cluster for a block at `ms`; returns its position relative to the Segment data.
+    fn start_cluster(&mut self, ms: u64, out: &mut Vec<u8>) -> u64 {
         // Cluster timecodes never step back; a slightly earlier block gets a negative offset.
-        let timecode = self.cluster.as_ref().map_or(ms, |c| c.timecode.max(ms));
+        let timecode = self.cluster.map_or(ms, |c| c.max(ms));
         let start = self.pos;
         let before = out.len();
         ebml::start_unknown_master(out, id::CLUSTER);
         ebml::uint(out, id::TIMECODE, timecode);
         self.pos += (out.len() - before) as u64;
-        self.cluster = Some(Cluster { start, timecode });
+        self.cluster = Some(timecode);
         self.cluster_starts.push(start);
+        start - self.segment_data_start
     }
 
     fn write_block(
@@ -221,8 +211,8 @@ impl WebmMuxer {
         data: &[u8],
         out: &mut Vec<u8>,
     ) {
-        let Some(cluster) = &self.cluster else { return };
-        let rel = (ms as i64 - cluster.timecode as i64).clamp(REL_MIN, REL_MAX) as i16;
+        let Some(timecode) = self.cluster else { return };
+        let rel = (ms as i64 - timecode as i64).clamp(REL_MIN, REL_MAX) as i16;
         let number = track as u64 + 1;
         let before = out.len();
         ebml::write_id(out, id::SIMPLE_BLOCK);
@@ -232,76 +222,6 @@ impl WebmMuxer {
         out.push(if keyframe { 0x80 } else { 0x00 });
         out.extend_from_slice(data);
         self.pos += (out.len() - before) as u64;
-    }
-
-    fn seek_head(&self, cues_pos: Option<u64>) -> Vec<u8> {
-        let mut out = Vec::with_capacity(SEEK_HEAD_RESERVED);
-        let entries = [
-            (id::INFO, Some(self.info_pos)),
-            (id::TRACKS, Some(self.tracks_pos)),
-            (id::CUES, cues_pos),
-        ];
-        ebml::master(&mut out, id::SEEK_HEAD, |b| {
-            for (element, pos) in entries {
-                let Some(pos) = pos else { continue };
-                ebml::master(b, id::SEEK, |s| {
-                    ebml::binary(s, id::SEEK_ID, &element.to_be_bytes());
-                    ebml::uint(s, id::SEEK_POSITION, pos);
-                });
-            }
-        });
-        let rest = SEEK_HEAD_RESERVED - out.len();
-        ebml::void(&mut out, rest);
-        out
-    }
-
-    fn write_cues(&mut self, out: &mut Vec<u8>) -> Option<u64> {
-        if self.cues.is_empty() {
-            return None;
-        }
-        self.cues.sort_by_key(|c| c.time_ms);
-        let pos = self.pos - self.segment_data_start;
-        let before = out.len();
-        ebml::master(out, id::CUES, |b| {
-            for cue in &self.cues {
-                ebml::master(b, id::CUE_POINT, |p| {
-                    ebml::uint(p, id::CUE_TIME, cue.time_ms);
-                    ebml::master(p, id::CUE_TRACK_POSITIONS, |t| {
-                        ebml::uint(t, id::CUE_TRACK, cue.track);
-                        ebml::uint(t, id::CUE_CLUSTER_POSITION, cue.cluster_pos);
-                    });
-                });
-            }
-        });
-        self.pos += (out.len() - before) as u64;
-        Some(pos)
-    }
-
-    /// Real sizes for the unknown-size Segment and Clusters (8-byte size fields, same width).
-    fn size_patches(&self, clusters_end: u64) -> Vec<Patch> {
-        let mut patches = Vec::with_capacity(self.cluster_starts.len() + 1);
-        let size_patch = |size_at: u64, size: u64| {
-            let mut bytes = Vec::with_capacity(8);
-            ebml::write_vint_fixed(&mut bytes, size.min(ebml::MAX_SIZE), 8);
-            Patch {
-                offset: size_at,
-                bytes,
-            }
-        };
-        for (i, &start) in self.cluster_starts.iter().enumerate() {
-            let end = self
-                .cluster_starts
-                .get(i + 1)
-                .copied()
-                .unwrap_or(clusters_end);
-            // Cluster ID (4 bytes) then the 8-byte size; the size counts what follows it.
-            patches.push(size_patch(start + 4, end - (start + 12)));
-        }
-        patches.push(size_patch(
-            self.segment_data_start - 8,
-            self.pos - self.segment_data_start,
-        ));
-        patches
     }
 }
 
@@ -339,9 +259,8 @@ impl Muxer for WebmMuxer {
         let keyframe = keyframe || !is_video;
         let ms = self.block_time(track, pts_ns);
         if self.needs_cluster(ms, is_video && keyframe) {
-            self.start_cluster(ms, out);
+            let cluster_pos = self.start_cluster(ms, out);
             if (is_video && keyframe) || !self.has_video {
-                let cluster_pos = self.pos_of_current_cluster();
                 self.cues.push(CuePoint {
                     time_ms: ms,
                     track: track as u64 + 1,
@@ -373,7 +292,10 @@ impl Muxer for WebmMuxer {
         }
         self.finished = true;
         let clusters_end = self.pos;
-        let cues_pos = self.write_cues(out);
+        let cues_pos = (!self.cues.is_empty()).then_some(self.pos - self.segment_data_start);
+        let before = out.len();
+        index::write_cues(out, &mut self.cues);
+        self.pos += (out.len() - before) as u64;
         let mut patches = Vec::new();
         if self.end_ms > 0 {
             let mut bytes = Vec::new();
@@ -385,7 +307,7 @@ impl Muxer for WebmMuxer {
         }
         patches.push(Patch {
             offset: self.seek_head_at,
-            bytes: self.seek_head(cues_pos),
+            bytes: index::seek_head(self.info_pos, self.tracks_pos, cues_pos),
         });
         for state in &self.tracks {
             if let (Some(offset), Some((width, height))) =
@@ -397,17 +319,14 @@ impl Muxer for WebmMuxer {
             }
         }
         if self.config.patch_sizes {
-            patches.extend(self.size_patches(clusters_end));
+            patches.extend(index::size_patches(
+                self.segment_data_start,
+                &self.cluster_starts,
+                clusters_end,
+                self.pos,
+            ));
         }
         patches
-    }
-}
-
-impl WebmMuxer {
-    fn pos_of_current_cluster(&self) -> u64 {
-        self.cluster
-            .as_ref()
-            .map_or(0, |c| c.start - self.segment_data_start)
     }
 }
 
@@ -431,7 +350,55 @@ fn opus_packet_ms(packet: &[u8]) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::opus_packet_ms;
+    use super::*;
+
+    fn opus() -> TrackSpec {
+        TrackSpec {
+            codec: Codec::Opus,
+            width: 0,
+            height: 0,
+            channels: 2,
+            sample_rate: 48_000,
+            codec_private: None,
+        }
+    }
+
+    #[test]
+    fn bad_calls_write_nothing_and_never_panic() {
+        let mut out = Vec::new();
+        let mut muxer = WebmMuxer::new(&[opus()], &mut out);
+        let header = out.len();
+        muxer.write_frame(1, 0, true, &[0xFC], &mut out); // no such track
+        muxer.write_frame(0, 0, true, &[], &mut out); // empty frame
+        muxer.tick(5_000_000_000, &mut out);
+        assert_eq!(out.len(), header);
+        // No frames: no Duration, no Cues; SeekHead and Segment size only.
+        let patches = muxer.finish(&mut out);
+        assert_eq!(out.len(), header);
+        assert_eq!(patches.len(), 2);
+        assert!(patches
+            .iter()
+            .all(|p| p.offset as usize + p.bytes.len() <= out.len()));
+        muxer.write_frame(0, 0, true, &[0xFC], &mut out); // after finish
+        assert_eq!(out.len(), header);
+        assert!(muxer.finish(&mut out).is_empty());
+    }
+
+    #[test]
+    fn offsets_count_from_the_muxers_first_byte() {
+        // The caller's buffer may hold earlier bytes of the same file write; patches must not
+        // depend on them.
+        let mut a = Vec::new();
+        let mut b = vec![0xAA; 7];
+        let mut ma = WebmMuxer::new(&[opus()], &mut a);
+        let mut mb = WebmMuxer::new(&[opus()], &mut b);
+        for i in 0..10 {
+            ma.write_frame(0, i * 20_000_000, true, &[0xFC, 1, 2], &mut a);
+            mb.write_frame(0, i * 20_000_000, true, &[0xFC, 1, 2], &mut b);
+        }
+        assert_eq!(ma.finish(&mut a), mb.finish(&mut b));
+        assert_eq!(a, b[7..]);
+    }
 
     #[test]
     fn opus_durations_from_toc() {
