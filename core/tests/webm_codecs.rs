@@ -192,3 +192,25 @@ fn vp9_files_are_valid() {
 fn av1_files_are_valid() {
     check_codec("av1-320x240-30fps.ivf", "av1");
 }
+
+#[test]
+fn av1_without_codec_private_still_plays() {
+    // The sequence header travels in-band with every keyframe; the file stays usable.
+    let ivf = read_ivf(&fixture("av1-320x240-30fps.ivf"));
+    let mut spec = video_spec(&ivf);
+    spec.codec_private = None;
+    let muxed = mux(
+        &[spec],
+        &video_inputs(0, &ivf.frames, 0),
+        WebmConfig::default(),
+    );
+    let path = write("av1-no-private.webm", &muxed.finished());
+    let errors = ffmpeg_decode(&path, &[], &[]);
+    assert!(errors.is_empty(), "{errors}");
+    assert_eq!(
+        ffprobe(&path).streams,
+        [("av1".into(), ivf.frames.len() as u64, 320, 240)]
+    );
+    let mkv = mkvmerge_json(&path);
+    assert_eq!(mkv["errors"].as_array().unwrap().len(), 0, "{mkv}");
+}

@@ -88,9 +88,10 @@ fn expected_times(inputs: &[Input], tracks: usize) -> Vec<i64> {
         .collect()
 }
 
-fn check(specs: &[TrackSpec], inputs: &[Input], max_cluster_ms: u64) {
+fn check(specs: &[TrackSpec], inputs: &[Input], max_cluster_ms: u64, patch_sizes: bool) {
     let config = WebmConfig {
         max_cluster_ms,
+        patch_sizes,
         ..WebmConfig::default()
     };
     let muxed = common::mux(specs, inputs, config);
@@ -106,7 +107,11 @@ fn check(specs: &[TrackSpec], inputs: &[Input], max_cluster_ms: u64) {
             && unfinished.cues.is_empty()
             && unfinished.seeks.is_empty()
     );
-    assert!(finished.segment_known_size && finished.clusters.iter().all(|c| c.known_size));
+    assert_eq!(finished.segment_known_size, patch_sizes);
+    assert!(finished
+        .clusters
+        .iter()
+        .all(|c| c.known_size == patch_sizes));
 
     for parsed in [&unfinished, &finished] {
         // Every frame, in order, with the expected track, time, flags and payload.
@@ -190,9 +195,10 @@ proptest! {
         late_us in prop_oneof![Just(0u64), 0u64..300_000],
         layout in 0u8..3,
         max_cluster_ms in prop_oneof![Just(5000u64), 200u64..60_000],
+        patch_sizes in any::<bool>(),
     ) {
         let (specs, inputs) = build(&video, &audio, late_us, layout);
-        check(&specs, &inputs, max_cluster_ms);
+        check(&specs, &inputs, max_cluster_ms, patch_sizes);
     }
 }
 
@@ -209,5 +215,5 @@ fn long_gaps_start_clusters_within_int16_range() {
         .map(|i| (if i == 0 { 0 } else { 20_000 }, true))
         .collect();
     let (specs, inputs) = build(&video, &audio, 20_000, 0);
-    check(&specs, &inputs, 60_000);
+    check(&specs, &inputs, 60_000, true);
 }
