@@ -2,6 +2,7 @@
 //! recording pipeline (keyframe gating, timing, file lifecycle).
 
 pub mod codec;
+pub mod ebml;
 pub mod frame;
 pub mod mux;
 pub mod recorder;
