@@ -160,7 +160,10 @@ pub fn check_output_dir(options: &RecorderOptions) -> Result<(), RunError> {
         path: path.clone(),
         error,
     };
-    let meta = std::fs::metadata(&path).map_err(|e| err(e.to_string()))?;
+    let meta = std::fs::metadata(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => err("does not exist".into()),
+        _ => err(e.to_string()),
+    })?;
     if !meta.is_dir() {
         return Err(err("not a directory".into()));
     }
