@@ -37,6 +37,8 @@ pub(crate) struct Driver {
     generation: Option<u64>,
     sessions: HashMap<SessionKey, SessionEntry>,
     tasks: JoinSet<()>,
+    /// Which session each running task serves, to tell the room when one crashes.
+    task_sessions: HashMap<tokio::task::Id, (SessionKey, u64)>,
     next_task_id: u64,
 }
 
@@ -55,6 +57,7 @@ impl Driver {
             generation: None,
             sessions: HashMap::new(),
             tasks: JoinSet::new(),
+            task_sessions: HashMap::new(),
             next_task_id: 0,
         }
     }
@@ -82,7 +85,7 @@ impl Driver {
                 },
                 Some(msg) = reports.recv() => self.on_report(msg),
                 // Reap finished tasks so the set does not grow over a long recording.
-                Some(_) = self.tasks.join_next(), if !self.tasks.is_empty() => {}
+                Some(done) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => self.on_task_end(done),
                 _ = tokio::time::sleep_until(wake.into()) => {
                     let now = Instant::now();
                     if self.room.poll_timeout().is_some_and(|t| t <= now) {
@@ -136,6 +139,27 @@ impl Driver {
         self.input(RoomInput::FromSession(msg.key, msg.report));
     }
 
+    /// A session task that panicked never reported Closed: do it for it.
+    fn on_task_end(&mut self, done: Result<(tokio::task::Id, ()), tokio::task::JoinError>) {
+        let (id, error) = match done {
+            Ok((id, ())) => (id, None),
+            Err(e) => (e.id(), Some(e)),
+        };
+        let Some((key, task_id)) = self.task_sessions.remove(&id) else {
+            return;
+        };
+        let Some(e) = error else { return };
+        tracing::error!(session = %key, "session task failed: {e}");
+        let report = SessionReport::Closed {
+            reason: format!("session task failed: {e}"),
+        };
+        self.on_report(SessionMsg {
+            task_id,
+            key,
+            report,
+        });
+    }
+
     pub fn input(&mut self, input: RoomInput) {
         self.room.handle_input(Instant::now(), input);
         self.drain();
@@ -168,8 +192,10 @@ impl Driver {
                         tracing::warn!(session = %key, "session started twice; closing the older one");
                         let _ = old.commands.send(SessionCommand::Close);
                     }
-                    self.tasks
-                        .spawn(run_session(self.ctx.clone(), task_id, start, rx));
+                    let handle =
+                        self.tasks
+                            .spawn(run_session(self.ctx.clone(), task_id, start, rx));
+                    self.task_sessions.insert(handle.id(), (key, task_id));
                 }
                 RoomOutput::ToSession(key, cmd) => {
                     if let Some(entry) = self.sessions.get(&key) {
