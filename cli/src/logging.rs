@@ -1,5 +1,7 @@
 //! tracing to stderr: info for roomrec's crates and warn for the rest, `-v`/`-vv` or RUST_LOG for more.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 pub fn init(verbose: u8) {
@@ -20,6 +22,7 @@ pub fn init(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(verbose > 0)
         .init();
     if let Some(msg) = bad_env {

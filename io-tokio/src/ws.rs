@@ -143,7 +143,7 @@ async fn run(
     let mut delay = config.backoff.initial;
     let mut generation = 0u64;
     loop {
-        match timeout(config.handshake_timeout, connect(&config, tls.clone())).await {
+        let why = match timeout(config.handshake_timeout, connect(&config, tls.clone())).await {
             Ok(Ok(mut ws)) => {
                 generation += 1;
                 // Whatever was queued while we were down belongs to an older connection.
@@ -159,23 +159,28 @@ async fn run(
                     return;
                 }
                 let started = Instant::now();
-                match serve(&config, &mut ws, generation, &mut out, &events).await {
+                let reason = match serve(&config, &mut ws, generation, &mut out, &events).await {
                     Ended::Quit => return,
-                    Ended::Dropped(reason) => {
-                        tracing::warn!(url = %config.url, "signaling connection lost: {reason}");
-                        if events.send(WsEvent::Down { generation, reason }).is_err() {
-                            return;
-                        }
-                    }
+                    Ended::Dropped(reason) => reason,
+                };
+                if events
+                    .send(WsEvent::Down {
+                        generation,
+                        reason: reason.clone(),
+                    })
+                    .is_err()
+                {
+                    return;
                 }
                 if started.elapsed() >= config.backoff.stable_after {
                     delay = config.backoff.initial;
                 }
+                format!("connection lost: {reason}")
             }
-            Ok(Err(e)) => tracing::warn!(url = %config.url, "signaling connect failed: {e}"),
-            Err(_) => tracing::warn!(url = %config.url, "signaling connect timed out"),
-        }
-        tracing::info!("signaling reconnect in {delay:?}");
+            Ok(Err(e)) => format!("connect failed: {e}"),
+            Err(_) => "connect timed out".to_string(),
+        };
+        tracing::warn!(url = %config.url, "signaling {why}; reconnecting in {delay:?}");
         let wake = Instant::now() + delay;
         loop {
             tokio::select! {

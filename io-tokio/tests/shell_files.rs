@@ -260,6 +260,7 @@ async fn dropped_handle_keeps_what_was_written() {
             finalized: false
         }
     );
+    idle(&sink).await;
     assert_eq!(sink.open_files(), 0);
     assert_eq!(std::fs::read(path).unwrap(), vec![1, 2, 3]);
 }
