@@ -1,1 +1,97 @@
-fn main() {}
+//! `roomrec`: record every participant of a VDO.Ninja room, each to its own file.
+
+mod args;
+mod logging;
+mod relay_cmd;
+
+use std::process::ExitCode;
+
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
+use roomrec_core::signaling::Password;
+use roomrec_io_tokio::RecorderOptions;
+
+use args::{Cli, Command, RecordArgs};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let options = match &cli.command {
+        None => Some(recorder_options(&cli.record)),
+        Some(_) => None,
+    };
+    logging::init(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("roomrec: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match (cli.command, options) {
+            (Some(Command::Relay { listen, dialect }), _) => {
+                relay_cmd::relay_main(listen, dialect.into()).await
+            }
+            (None, Some(options)) => roomrec_io_tokio::run(options)
+                .await
+                .map_err(|e| e.to_string()),
+            (None, None) => unreachable!("options are built when there is no subcommand"),
+        }
+    });
+    // Session tasks may still be winding down after a missed deadline: do not wait for them.
+    runtime.shutdown_background();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("roomrec: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Checked options, or a usage error (exit 2) naming what is wrong.
+fn recorder_options(a: &RecordArgs) -> RecorderOptions {
+    let fail = |kind: ErrorKind, msg: String| -> ! { Cli::command().error(kind, msg).exit() };
+    let Some(room) = a.room.clone() else {
+        fail(
+            ErrorKind::MissingRequiredArgument,
+            "--room ROOM is required (or a subcommand such as `relay`)".into(),
+        )
+    };
+    let mut o = RecorderOptions::new(room);
+    o.server = a.server.clone();
+    o.salt = a.salt.clone();
+    o.dialect = a.dialect.map(Into::into);
+    o.record_prefix = a.record.clone();
+    o.record_streams = a.record_streams.as_ref().map(|list| {
+        list.iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    });
+    o.audio = !a.noaudio;
+    o.video = !a.novideo;
+    o.video_codecs = a.codec.clone();
+    o.output_dir = a.output_dir.clone();
+    o.ice_ips = a.ice_ip.clone();
+    o.connect_timeout = a.connect_timeout;
+    o.signaling_trace = a.trace_signaling.clone();
+    if let Err(e) = o.validate() {
+        fail(ErrorKind::ValueValidation, e.0);
+    }
+    if let Err(e) = roomrec_io_tokio::check_output_dir(&o) {
+        fail(ErrorKind::ValueValidation, format!("--output-dir: {e}"));
+    }
+    if matches!(&o.record_streams, Some(list) if list.is_empty()) {
+        fail(
+            ErrorKind::ValueValidation,
+            "--record-streams lists no stream id".into(),
+        );
+    }
+    // Last: password rules live in the core.
+    o.password = Password::parse(a.password.as_ref().and_then(|p| p.as_deref()));
+    o
+}
