@@ -36,6 +36,21 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "relay")]
         dialect: DialectArg,
     },
+    /// Record a demo room offline: the bundled relay and four synthetic publishers
+    /// (H.264, VP8, VP9, AV1, each with Opus) on 127.0.0.1
+    Demo {
+        /// How long to record, in seconds
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Directory for the recordings (created if missing)
+        #[arg(long, value_name = "DIR", default_value = "roomrec-demo")]
+        output_dir: PathBuf,
+        #[arg(long, value_enum, default_value = "relay")]
+        dialect: DialectArg,
+        /// Room password; false/0/off: none [default: VDO.Ninja's default]
+        #[arg(long, value_name = "PASSWORD")]
+        password: Option<String>,
+    },
 }
 
 #[derive(Args, Debug)]

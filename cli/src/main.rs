@@ -35,6 +35,9 @@ fn main() -> ExitCode {
             (Some(Command::Relay { listen, dialect }), _) => {
                 relay_cmd::relay_main(listen, dialect.into()).await
             }
+            (Some(Command::Demo { seconds, output_dir, dialect, password }), _) => {
+                demo_main(seconds, output_dir, dialect.into(), password).await
+            }
             (None, Some(options)) => roomrec_io_tokio::run(options)
                 .await
                 .map_err(|e| e.to_string()),
@@ -50,6 +53,39 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn demo_main(
+    seconds: u64,
+    output_dir: std::path::PathBuf,
+    dialect: roomrec_core::signaling::Dialect,
+    password: Option<String>,
+) -> Result<(), String> {
+    std::fs::create_dir_all(&output_dir)
+        .map_err(|e| format!("cannot create {}: {e}", output_dir.display()))?;
+    eprintln!(
+        "roomrec demo: recording 4 synthetic publishers for {seconds} s into {}",
+        output_dir.display()
+    );
+    let options = roomrec_io_tokio::demo::DemoOptions {
+        output_dir: output_dir.clone(),
+        duration: std::time::Duration::from_secs(seconds),
+        dialect,
+        password: Password::parse(password.as_deref()),
+    };
+    roomrec_io_tokio::demo::run_demo(options, roomrec_io_tokio::signals::shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut names: Vec<String> = std::fs::read_dir(&output_dir)
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    names.sort();
+    eprintln!("roomrec demo: files in {}:", output_dir.display());
+    for name in names {
+        eprintln!("  {name}");
+    }
+    Ok(())
 }
 
 /// Checked options, or a usage error (exit 2) naming what is wrong.

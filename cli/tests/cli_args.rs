@@ -155,7 +155,38 @@ fn compatibility_flags_are_accepted() {
 }
 
 #[test]
-fn relay_subcommand_is_not_wired_yet() {
-    fails_with(&["relay", "--listen", "127.0.0.1:0"], "not yet wired");
+fn relay_subcommand_rejects_bad_listen_addresses() {
     fails_with(&["relay", "--listen", "nowhere"], "--listen");
+}
+
+#[test]
+fn relay_subcommand_serves_websocket_clients() {
+    // Pick a free port, then let the relay bind it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_roomrec"))
+        .args(["relay", "--listen", &format!("127.0.0.1:{port}")])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut connected = None;
+    for _ in 0..100 {
+        if let Ok(stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            connected = Some(stream);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let mut stream = connected.expect("relay accepts TCP connections");
+    use std::io::{Read, Write};
+    let request = format!(
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut reply = [0u8; 256];
+    let n = stream.read(&mut reply).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let reply = String::from_utf8_lossy(&reply[..n]);
+    assert!(reply.starts_with("HTTP/1.1 101"), "WebSocket upgrade answered: {reply}");
 }

@@ -32,6 +32,8 @@ pub enum RunError {
     },
     /// The signaling task ended by itself (e.g. TLS could not be set up).
     SignalingGone,
+    /// `roomrec demo` could not set itself up.
+    Demo(String),
     /// Orderly shutdown ran out of time; files are still playable up to their last write.
     ShutdownTimeout {
         sessions: usize,
@@ -50,6 +52,7 @@ impl fmt::Display for RunError {
                 write!(f, "signaling trace {}: {error}", path.display())
             }
             RunError::SignalingGone => f.write_str("the signaling connection task stopped"),
+            RunError::Demo(e) => write!(f, "demo: {e}"),
             RunError::ShutdownTimeout { sessions, files } => write!(
                 f,
                 "shutdown took too long ({sessions} sessions and {files} files not finished); \
