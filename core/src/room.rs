@@ -292,6 +292,13 @@ impl Room {
             return;
         }
         let stream_id = self.secrets.strip_stream_id(&wire_stream).to_string();
+        let announced_owner = self.members.get(&key.peer) == Some(&Some(wire_stream.clone()));
+        let taken_by_other = self.connections.iter().any(|(k, c)| k.peer != key.peer && c.stream_id == stream_id);
+        if taken_by_other && !announced_owner {
+            // Only the peer that announced the stream (a rejoin) may take over a live recording.
+            tracing::warn!(peer = %key.peer, stream = %stream_id, "offer for a stream already recorded from another peer ignored");
+            return;
+        }
         // A newer session from the same peer, or the same stream from a rejoined peer, replaces the
         // old connection: a stream is never recorded by two connections at once.
         let replaced: Vec<SessionKey> = self
