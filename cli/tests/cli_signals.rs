@@ -56,7 +56,6 @@ fn wait(child: &mut Child, limit: Duration) -> (std::process::ExitStatus, Durati
 }
 
 #[test]
-#[ignore = "needs the core bodies (Password::parse, RoomSecrets, Room)"]
 fn sigint_and_sigterm_shut_down_within_two_seconds() {
     // A server that accepts TCP but never answers the WebSocket handshake.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -15,7 +15,7 @@ use crate::{run_until, RecorderOptions, RunError};
 pub mod media;
 pub mod publisher_task;
 
-pub use publisher_task::{spawn_publisher, PublisherCommand, PublisherHandle};
+pub use publisher_task::{spawn_lossy_publisher, spawn_publisher, PublisherCommand, PublisherHandle};
 
 #[derive(Clone, Debug)]
 pub struct DemoOptions {

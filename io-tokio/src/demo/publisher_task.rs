@@ -38,21 +38,44 @@ impl PublisherHandle {
 
 /// Binds a UDP socket on `ip`, connects to `server` and runs the publisher until hung up or the
 /// WebSocket closes.
-pub async fn spawn_publisher(server: &str, ip: IpAddr, mut config: PublisherConfig) -> std::io::Result<PublisherHandle> {
+pub async fn spawn_publisher(server: &str, ip: IpAddr, config: PublisherConfig) -> std::io::Result<PublisherHandle> {
+    spawn_lossy_publisher(server, ip, config, 0.0).await
+}
+
+/// Like [`spawn_publisher`], dropping each outgoing datagram with probability `loss` (seeded from
+/// the config) to emulate a lossy uplink.
+pub async fn spawn_lossy_publisher(
+    server: &str,
+    ip: IpAddr,
+    mut config: PublisherConfig,
+    loss: f64,
+) -> std::io::Result<PublisherHandle> {
     let socket = UdpSocket::bind((ip, 0)).await?;
     let local_addr = socket.local_addr()?;
     config.local_addr = local_addr;
     let (ws, _) = tokio_tungstenite::connect_async(server).await.map_err(std::io::Error::other)?;
     let (commands, rx) = mpsc::unbounded_channel();
     let stream_id = config.stream_id.clone();
+    let loss = Loss { rate: loss, rng: fastrand::Rng::with_seed(config.seed) };
     let publisher = Publisher::new(config, Instant::now());
-    let task = tokio::spawn(drive(publisher, socket, ws, rx));
+    let task = tokio::spawn(drive(publisher, socket, ws, rx, loss));
     Ok(PublisherHandle { stream_id, local_addr, commands, task })
 }
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn drive(mut p: Publisher, socket: UdpSocket, ws: Ws, mut commands: mpsc::UnboundedReceiver<PublisherCommand>) -> u64 {
+struct Loss {
+    rate: f64,
+    rng: fastrand::Rng,
+}
+
+async fn drive(
+    mut p: Publisher,
+    socket: UdpSocket,
+    ws: Ws,
+    mut commands: mpsc::UnboundedReceiver<PublisherCommand>,
+    mut loss: Loss,
+) -> u64 {
     let (mut ws_tx, mut ws_rx) = ws.split();
     let local = socket.local_addr().expect("bound socket has an address");
     let mut buf = vec![0u8; 2048];
@@ -65,7 +88,9 @@ async fn drive(mut p: Publisher, socket: UdpSocket, ws: Ws, mut commands: mpsc::
                     let _ = ws_tx.send(Message::text(text)).await;
                 }
                 PublisherOutput::Transmit { destination, contents, .. } => {
-                    let _ = socket.send_to(&contents, destination).await;
+                    if loss.rate == 0.0 || loss.rng.f64() >= loss.rate {
+                        let _ = socket.send_to(&contents, destination).await;
+                    }
                 }
             }
         }
