@@ -22,10 +22,16 @@ fn waits_for_keyframe_and_requests_about_once_a_second() {
     let retry_ms = KEYFRAME_RETRY.as_secs_f64() * 1000.0;
     for w in reqs.windows(2) {
         let gap = w[1] - w[0];
-        assert!(gap >= retry_ms - 1e-6 && gap <= retry_ms + 40.0, "request gap {gap} ms");
+        assert!(
+            gap >= retry_ms - 1e-6 && gap <= retry_ms + 40.0,
+            "request gap {gap} ms"
+        );
     }
     assert_eq!(reqs.len(), 4, "requests at {reqs:?}");
-    assert!(reqs.iter().all(|&t| t < 3540.0), "no requests once the keyframe arrived: {reqs:?}");
+    assert!(
+        reqs.iter().all(|&t| t < 3540.0),
+        "no requests once the keyframe arrived: {reqs:?}"
+    );
     sim.finish(5000.0);
 
     let files = sim.files();
@@ -35,7 +41,10 @@ fn waits_for_keyframe_and_requests_about_once_a_second() {
     assert!(first.keyframe && first.pts_ns == 0);
     assert_eq!(capture_us(&first.data), Some(3_500_000));
     // Nothing from before the keyframe, everything after it.
-    assert!(f.frames.iter().all(|w| capture_us(&w.data).unwrap() >= 3_500_000));
+    assert!(f
+        .frames
+        .iter()
+        .all(|w| capture_us(&w.data).unwrap() >= 3_500_000));
     assert_eq!(f.frames.len(), 30);
 }
 
@@ -68,14 +77,25 @@ fn loss_drops_video_until_next_keyframe_and_throttles_requests() {
     sim.run(events);
     sim.finish(4100.0);
     let reqs = sim.requests("0");
-    assert_eq!(reqs.len(), 1, "throttled to one request before the keyframe: {reqs:?}");
+    assert_eq!(
+        reqs.len(),
+        1,
+        "throttled to one request before the keyframe: {reqs:?}"
+    );
     assert!((reqs[0] - (1000.0 + 40.0)).abs() < 1.0);
 
     let files = sim.files();
-    let caps: Vec<i64> = files[0].frames.iter().map(|w| capture_us(&w.data).unwrap() / 1000).collect();
+    let caps: Vec<i64> = files[0]
+        .frames
+        .iter()
+        .map(|w| capture_us(&w.data).unwrap() / 1000)
+        .collect();
     // frames 0..30 and 55..120 (index 90 is a keyframe after loss: kept)
     assert_eq!(caps.len(), 30 + 65);
-    assert!(caps.iter().all(|&c| !(1000..1833).contains(&c)), "no video between loss and keyframe");
+    assert!(
+        caps.iter().all(|&c| !(1000..1833).contains(&c)),
+        "no video between loss and keyframe"
+    );
     // The file keeps the gap: pts jump by ~1 s around the hole.
     let pts: Vec<u64> = files[0].frames.iter().map(|w| w.pts_ns).collect();
     assert!((pts[30] as i64 - 1_833_333_333).abs() < 1_000_000);
@@ -111,8 +131,14 @@ fn keyframe_requests_stop_for_a_silent_track_and_resume_when_it_sends() {
     let reqs = sim.requests("0");
     let during_silence = reqs.iter().filter(|&&t| t > 3100.0 && t < 10_000.0).count();
     assert_eq!(during_silence, 0, "{reqs:?}");
-    assert!(reqs.iter().any(|&t| (t - 10_040.0).abs() < 1.0), "asks again at once: {reqs:?}");
+    assert!(
+        reqs.iter().any(|&t| (t - 10_040.0).abs() < 1.0),
+        "asks again at once: {reqs:?}"
+    );
     sim.finish(11_000.0);
     assert!(sim.opened().is_empty(), "no keyframe, no file");
-    assert!(!sim.outs.iter().any(|(_, o)| matches!(o, RecorderOutput::Finalize { .. })));
+    assert!(!sim
+        .outs
+        .iter()
+        .any(|(_, o)| matches!(o, RecorderOutput::Finalize { .. })));
 }

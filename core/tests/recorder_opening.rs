@@ -8,13 +8,19 @@ use roomrec_core::media::{Codec, RecorderOutput};
 
 fn audio_caps(f: &MockFile) -> Vec<f64> {
     f.audio().map_or(Vec::new(), |a| {
-        f.track_frames(a).iter().map(|w| capture_us(&w.data).unwrap() as f64 / 1000.0).collect()
+        f.track_frames(a)
+            .iter()
+            .map(|w| capture_us(&w.data).unwrap() as f64 / 1000.0)
+            .collect()
     })
 }
 
 fn video_caps(f: &MockFile) -> Vec<f64> {
     f.video().map_or(Vec::new(), |v| {
-        f.track_frames(v).iter().map(|w| capture_us(&w.data).unwrap() as f64 / 1000.0).collect()
+        f.track_frames(v)
+            .iter()
+            .map(|w| capture_us(&w.data).unwrap() as f64 / 1000.0)
+            .collect()
     })
 }
 
@@ -33,11 +39,24 @@ fn av_file_starts_at_keyframe_with_audio_from_one_frame_before() {
     let f = &files[0];
     assert_eq!(f.container, Some(Container::Webm));
     assert_eq!(f.tracks.len(), 2);
-    assert_eq!((f.tracks[0].codec, f.tracks[0].width, f.tracks[0].height), (Codec::Vp8, 320, 240));
-    assert_eq!((f.tracks[1].codec, f.tracks[1].channels, f.tracks[1].sample_rate), (Codec::Opus, 2, 48_000));
+    assert_eq!(
+        (f.tracks[0].codec, f.tracks[0].width, f.tracks[0].height),
+        (Codec::Vp8, 320, 240)
+    );
+    assert_eq!(
+        (
+            f.tracks[1].codec,
+            f.tracks[1].channels,
+            f.tracks[1].sample_rate
+        ),
+        (Codec::Opus, 2, 48_000)
+    );
     assert!(f.frames[0].keyframe && f.frames[0].track == 0 && f.frames[0].pts_ns == 0);
     let ac = audio_caps(f);
-    assert_eq!(ac[0], 480.0, "the audio frame covering the keyframe instant goes in, earlier ones do not");
+    assert_eq!(
+        ac[0], 480.0,
+        "the audio frame covering the keyframe instant goes in, earlier ones do not"
+    );
     assert_eq!(ac.len(), (3000 - 480) / 20);
     assert_eq!(video_caps(f)[0], 500.0);
     assert_eq!(sim.opened()[0].2, "webm");
@@ -58,15 +77,25 @@ fn audio_only_fallback_then_video_starts_a_new_file() {
     assert_eq!(opened[0].2, "webm");
     assert_eq!(opened[1].2, "ts");
     // The audio-only file opened once the keyframe wait was over (first audio at 40 ms + 2.5 s).
-    let open_times: Vec<f64> =
-        sim.outs.iter().filter(|(_, o)| matches!(o, RecorderOutput::OpenFile { .. })).map(|(t, _)| *t).collect();
+    let open_times: Vec<f64> = sim
+        .outs
+        .iter()
+        .filter(|(_, o)| matches!(o, RecorderOutput::OpenFile { .. }))
+        .map(|(t, _)| *t)
+        .collect();
     assert_eq!(open_times[0], 2540.0);
     assert_eq!(open_times[1], 4040.0);
     // ...and was finalized before the A+V file opened.
-    let fin1 = sim.times_of(opened[0].0, |o| matches!(o, RecorderOutput::Finalize { .. }));
+    let fin1 = sim.times_of(opened[0].0, |o| {
+        matches!(o, RecorderOutput::Finalize { .. })
+    });
     assert_eq!(fin1, vec![4040.0]);
-    let pos_fin = sim.outs.iter().position(|(_, o)| matches!(o, RecorderOutput::Finalize { file, .. } if *file == opened[0].0));
-    let pos_open = sim.outs.iter().position(|(_, o)| matches!(o, RecorderOutput::OpenFile { file, .. } if *file == opened[1].0));
+    let pos_fin = sim.outs.iter().position(
+        |(_, o)| matches!(o, RecorderOutput::Finalize { file, .. } if *file == opened[0].0),
+    );
+    let pos_open = sim.outs.iter().position(
+        |(_, o)| matches!(o, RecorderOutput::OpenFile { file, .. } if *file == opened[1].0),
+    );
     assert!(pos_fin < pos_open);
 
     let files = sim.files();
@@ -82,7 +111,10 @@ fn audio_only_fallback_then_video_starts_a_new_file() {
     assert_eq!(video_caps(&files[1])[0], 4000.0);
     assert_eq!(audio_caps(&files[1])[0], 3980.0);
     let infos = sim.infos();
-    let close1 = infos.iter().find(|i| i["event"] == "close" && i["file_id"] == opened[0].0 .0).unwrap();
+    let close1 = infos
+        .iter()
+        .find(|i| i["event"] == "close" && i["file_id"] == opened[0].0 .0)
+        .unwrap();
     assert!(close1["video_codec"].is_null());
     assert_eq!(close1["audio_codec"], "opus");
 }
@@ -146,12 +178,20 @@ fn screen_share_goes_to_its_own_file() {
     assert_eq!(opened[1].1, "rec_host_1700000002_screen");
     let files = sim.files();
     assert_eq!(files[0].tracks.len(), 2);
-    assert!(files[0].frames.iter().all(|w| w.data[0] == AUDIO || (w.data[1], w.data[2]) == (1, 64)));
+    assert!(files[0]
+        .frames
+        .iter()
+        .all(|w| w.data[0] == AUDIO || (w.data[1], w.data[2]) == (1, 64)));
     assert_eq!(files[1].tracks.len(), 1);
-    assert_eq!((files[1].tracks[0].codec, files[1].tracks[0].width), (Codec::Vp9, 1920));
+    assert_eq!(
+        (files[1].tracks[0].codec, files[1].tracks[0].width),
+        (Codec::Vp9, 1920)
+    );
     assert_eq!(video_caps(&files[1]).len(), 60);
     let infos = sim.infos();
-    assert!(infos.iter().any(|i| i["role"] == "screen" && i["file"] == "rec_host_1700000002_screen.webm"));
+    assert!(infos
+        .iter()
+        .any(|i| i["role"] == "screen" && i["file"] == "rec_host_1700000002_screen.webm"));
 }
 
 #[test]
@@ -169,7 +209,9 @@ fn second_audio_track_joins_the_screen_file() {
     sim.finish(2100.0);
     let files = sim.files();
     assert_eq!(files.len(), 2);
-    assert!(files.iter().all(|f| f.tracks.len() == 2 && f.container == Some(Container::Ts)));
+    assert!(files
+        .iter()
+        .all(|f| f.tracks.len() == 2 && f.container == Some(Container::Ts)));
     assert_eq!(audio_caps(&files[1]).len(), 100);
 }
 
@@ -192,7 +234,12 @@ fn noaudio_drops_audio_and_opens_video_at_once() {
     let mut ev = v.video_run(&sim, 0.0, 1000.0, true, 0.0);
     ev.extend(a.audio_run(&sim, 0.0, 1000.0));
     sim.run(ev);
-    let first_open = sim.outs.iter().find(|(_, o)| matches!(o, RecorderOutput::OpenFile { .. })).unwrap().0;
+    let first_open = sim
+        .outs
+        .iter()
+        .find(|(_, o)| matches!(o, RecorderOutput::OpenFile { .. }))
+        .unwrap()
+        .0;
     assert_eq!(first_open, 40.0);
     sim.finish(1100.0);
     let files = sim.files();
@@ -226,14 +273,20 @@ fn codec_change_starts_a_new_file_at_the_new_codecs_keyframe() {
     cfg.audio = false;
     let mut sim = Sim::new(cfg);
     let vp8 = Src::video("0", Codec::Vp8);
-    let h264 = Src { codec: Codec::H264, ..Src::video("0", Codec::Vp8) };
+    let h264 = Src {
+        codec: Codec::H264,
+        ..Src::video("0", Codec::Vp8)
+    };
     let mut ev = vp8.video_run(&sim, 0.0, 1000.0, true, 0.0);
     ev.extend(h264.video_run(&sim, 1000.0, 1200.0, false, 0.0));
     ev.extend(h264.video_run(&sim, 1200.0, 2000.0, true, 0.0));
     sim.run(ev);
     sim.finish(2100.0);
     let opened = sim.opened();
-    assert_eq!(opened.iter().map(|o| o.2).collect::<Vec<_>>(), vec!["webm", "ts"]);
+    assert_eq!(
+        opened.iter().map(|o| o.2).collect::<Vec<_>>(),
+        vec!["webm", "ts"]
+    );
     let files = sim.files();
     assert!(files[0].tracks[0].codec == Codec::Vp8 && files[0].frames.len() == 30);
     assert_eq!(video_caps(&files[1])[0], 1200.0);

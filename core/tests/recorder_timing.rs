@@ -14,12 +14,21 @@ fn timeline(f: &MockFile) -> Vec<(usize, f64, f64)> {
     assert_eq!(f.frames[0].pts_ns, 0);
     f.frames
         .iter()
-        .map(|w| (w.track, w.pts_ns as f64 / 1e6, capture_us(&w.data).unwrap() as f64 / 1000.0 - base))
+        .map(|w| {
+            (
+                w.track,
+                w.pts_ns as f64 / 1e6,
+                capture_us(&w.data).unwrap() as f64 / 1000.0 - base,
+            )
+        })
         .collect()
 }
 
 fn max_sync_error(f: &MockFile) -> f64 {
-    timeline(f).iter().map(|(_, pts, cap)| (pts - cap).abs()).fold(0.0, f64::max)
+    timeline(f)
+        .iter()
+        .map(|(_, pts, cap)| (pts - cap).abs())
+        .fold(0.0, f64::max)
 }
 
 /// pts of the first audio frame minus pts of the first video frame.
@@ -44,7 +53,10 @@ fn av_offset_matches_sender_with_arrival_clock() {
     sim.finish(4100.0);
     let f = &sim.files()[0];
     let off = first_offset(f);
-    assert!((off - 300.0).abs() <= VIDEO_FRAME_MS, "offset {off} ms, sender had 300 ms");
+    assert!(
+        (off - 300.0).abs() <= VIDEO_FRAME_MS,
+        "offset {off} ms, sender had 300 ms"
+    );
     let err = max_sync_error(f);
     assert!(err <= VIDEO_FRAME_MS, "max sync error {err} ms");
     let info = sim.infos().into_iter().last().unwrap();
@@ -53,7 +65,10 @@ fn av_offset_matches_sender_with_arrival_clock() {
     // (45 ms delay plus the least jitter seen before the file opened)
     let start = info["start_unix_ms"].as_i64().unwrap() - 1_700_000_000_000;
     assert!((45..=60).contains(&start), "{start}");
-    assert_eq!(info["start_wall"], format!("2023-11-14T22:13:20.{start:03}Z"));
+    assert_eq!(
+        info["start_wall"],
+        format!("2023-11-14T22:13:20.{start:03}Z")
+    );
 }
 
 #[test]
@@ -189,7 +204,10 @@ fn resolution_change_continues_the_file_and_is_recorded() {
     sim.finish(2100.0);
     assert_eq!(sim.opened().len(), 1);
     let infos = sim.infos();
-    let change: Vec<_> = infos.iter().filter(|i| i["event"] == "resolution").collect();
+    let change: Vec<_> = infos
+        .iter()
+        .filter(|i| i["event"] == "resolution")
+        .collect();
     assert_eq!(change.len(), 1);
     let last = infos.last().unwrap();
     assert_eq!(last["event"], "close");

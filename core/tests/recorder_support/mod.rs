@@ -72,13 +72,25 @@ struct MockMuxer {
 }
 
 impl Muxer for MockMuxer {
-    fn write_frame(&mut self, track: usize, pts_ns: u64, keyframe: bool, data: &[u8], out: &mut Vec<u8>) {
+    fn write_frame(
+        &mut self,
+        track: usize,
+        pts_ns: u64,
+        keyframe: bool,
+        data: &[u8],
+        out: &mut Vec<u8>,
+    ) {
         let mut log = self.log.lock().unwrap();
         let f = &mut log[self.index];
         assert!(f.finished == 0, "write after finish");
         assert!(track < f.tracks.len(), "track index out of range");
-        f.frames.push(Written { track, pts_ns, keyframe, data: data.to_vec() });
-        out.extend_from_slice(&[b'F', track as u8]);
+        f.frames.push(Written {
+            track,
+            pts_ns,
+            keyframe,
+            data: data.to_vec(),
+        });
+        out.extend_from_slice(&[if keyframe { b'K' } else { b'F' }, track as u8]);
     }
     fn tick(&mut self, now_ns: u64, out: &mut Vec<u8>) {
         let mut log = self.log.lock().unwrap();
@@ -89,12 +101,21 @@ impl Muxer for MockMuxer {
         let mut log = self.log.lock().unwrap();
         log[self.index].finished += 1;
         out.extend_from_slice(b"END");
-        vec![Patch { offset: 0, bytes: b"h".to_vec() }]
+        vec![Patch {
+            offset: 0,
+            bytes: b"h".to_vec(),
+        }]
     }
 }
 
 impl MuxerFactory for MockFactory {
-    fn create(&mut self, container: Container, tracks: &[TrackSpec], meta: &FileMeta, out: &mut Vec<u8>) -> Box<dyn Muxer> {
+    fn create(
+        &mut self,
+        container: Container,
+        tracks: &[TrackSpec],
+        meta: &FileMeta,
+        out: &mut Vec<u8>,
+    ) -> Box<dyn Muxer> {
         let mut log = self.log.lock().unwrap();
         log.push(MockFile {
             container: Some(container),
@@ -103,11 +124,17 @@ impl MuxerFactory for MockFactory {
             ..MockFile::default()
         });
         out.extend_from_slice(b"HDR");
-        Box::new(MockMuxer { log: self.log.clone(), index: log.len() - 1 })
+        Box::new(MockMuxer {
+            log: self.log.clone(),
+            index: log.len() - 1,
+        })
     }
     fn video_resolution(&self, _codec: Codec, data: &[u8]) -> Option<(u16, u16)> {
         if data.len() >= 5 && data[0] == KEY {
-            Some((u16::from_be_bytes([data[1], data[2]]), u16::from_be_bytes([data[3], data[4]])))
+            Some((
+                u16::from_be_bytes([data[1], data[2]]),
+                u16::from_be_bytes([data[3], data[4]]),
+            ))
         } else {
             None
         }
@@ -144,20 +171,48 @@ pub struct Src {
 
 impl Src {
     pub fn video(mid: &str, codec: Codec) -> Src {
-        Src { mid: mid.into(), codec, rtp0: 3_000_000_000, delay_ms: 40.0, jitter_ms: 0.0, sr: None, res: (320, 240), rng_seed: 1 }
+        Src {
+            mid: mid.into(),
+            codec,
+            rtp0: 3_000_000_000,
+            delay_ms: 40.0,
+            jitter_ms: 0.0,
+            sr: None,
+            res: (320, 240),
+            rng_seed: 1,
+        }
     }
     pub fn audio(mid: &str) -> Src {
-        Src { mid: mid.into(), codec: Codec::Opus, rtp0: 123_456, delay_ms: 40.0, jitter_ms: 0.0, sr: None, res: (0, 0), rng_seed: 2 }
+        Src {
+            mid: mid.into(),
+            codec: Codec::Opus,
+            rtp0: 123_456,
+            delay_ms: 40.0,
+            jitter_ms: 0.0,
+            sr: None,
+            res: (0, 0),
+            rng_seed: 2,
+        }
     }
     pub fn rate(&self) -> u32 {
-        if self.codec == Codec::Opus { 48_000 } else { 90_000 }
+        if self.codec == Codec::Opus {
+            48_000
+        } else {
+            90_000
+        }
     }
     pub fn rtp_at(&self, capture_ms: f64) -> u64 {
         (self.rtp0 as i128 + (capture_ms * f64::from(self.rate()) / 1000.0).round() as i128) as u64
     }
 
     /// A frame captured at `capture_ms`; returns its arrival time too.
-    pub fn frame(&self, sim: &Sim, capture_ms: f64, keyframe: bool, contiguous: bool) -> (f64, MediaFrame) {
+    pub fn frame(
+        &self,
+        sim: &Sim,
+        capture_ms: f64,
+        keyframe: bool,
+        contiguous: bool,
+    ) -> (f64, MediaFrame) {
         let n = (capture_ms * 1000.0) as u64 ^ self.rng_seed;
         let jitter = if self.jitter_ms > 0.0 {
             fastrand::Rng::with_seed(n).f64() * self.jitter_ms
@@ -165,11 +220,20 @@ impl Src {
             0.0
         };
         let arrival = capture_ms + self.delay_ms + jitter;
-        let marker = if self.codec == Codec::Opus { AUDIO } else if keyframe { KEY } else { DELTA };
+        let marker = if self.codec == Codec::Opus {
+            AUDIO
+        } else if keyframe {
+            KEY
+        } else {
+            DELTA
+        };
         let sender_clock = self.sr.map(|ahead| {
             // Periodic sender reports, one per second of capture, 32-bit RTP time on the wire.
             let sr_ms = (capture_ms / 1000.0).floor() * 1000.0;
-            SenderClock { ntp_time: sim.wall_f(sr_ms + ahead), rtp_time: self.rtp_at(sr_ms) & 0xFFFF_FFFF }
+            SenderClock {
+                ntp_time: sim.wall_f(sr_ms + ahead),
+                rtp_time: self.rtp_at(sr_ms) & 0xFFFF_FFFF,
+            }
         });
         let frame = MediaFrame {
             track: self.mid.clone(),
@@ -187,17 +251,36 @@ impl Src {
 
     /// Audio frames every 20 ms over [from, to).
     pub fn audio_run(&self, sim: &Sim, from_ms: f64, to_ms: f64) -> Vec<(f64, MediaFrame)> {
-        steps(from_ms, to_ms, 20.0).map(|t| self.frame(sim, t, true, true)).collect()
+        steps(from_ms, to_ms, 20.0)
+            .map(|t| self.frame(sim, t, true, true))
+            .collect()
     }
 
     /// Video at 30 fps over [from, to), a keyframe at `from` and every `gop_ms` (0: only first).
-    pub fn video_run(&self, sim: &Sim, from_ms: f64, to_ms: f64, first_key: bool, gop_ms: f64) -> Vec<(f64, MediaFrame)> {
-        let mut next_key = if first_key { from_ms } else if gop_ms > 0.0 { from_ms + gop_ms } else { f64::INFINITY };
+    pub fn video_run(
+        &self,
+        sim: &Sim,
+        from_ms: f64,
+        to_ms: f64,
+        first_key: bool,
+        gop_ms: f64,
+    ) -> Vec<(f64, MediaFrame)> {
+        let mut next_key = if first_key {
+            from_ms
+        } else if gop_ms > 0.0 {
+            from_ms + gop_ms
+        } else {
+            f64::INFINITY
+        };
         steps(from_ms, to_ms, 1000.0 / 30.0)
             .map(|t| {
                 let key = t + 1e-6 >= next_key;
                 if key {
-                    next_key = if gop_ms > 0.0 { next_key + gop_ms } else { f64::INFINITY };
+                    next_key = if gop_ms > 0.0 {
+                        next_key + gop_ms
+                    } else {
+                        f64::INFINITY
+                    };
                 }
                 self.frame(sim, t, key, true)
             })
@@ -206,7 +289,9 @@ impl Src {
 }
 
 pub fn steps(from: f64, to: f64, step: f64) -> impl Iterator<Item = f64> {
-    (0..).map(move |i| from + f64::from(i) * step).take_while(move |&t| t < to - 1e-9)
+    (0..)
+        .map(move |i| from + f64::from(i) * step)
+        .take_while(move |&t| t < to - 1e-9)
 }
 
 /// Drives a recorder in virtual time and keeps everything it emitted.
@@ -226,8 +311,21 @@ impl Sim {
         let base = Instant::now();
         let wall0 = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let log: Log = Arc::default();
-        let rec = StreamRecorder::with_factory(cfg, base, wall0, Box::new(MockFactory { log: log.clone() }));
-        Sim { base, wall0, rec, log, outs: Vec::new(), now_ms: 0.0, last_timeout: None }
+        let rec = StreamRecorder::with_factory(
+            cfg,
+            base,
+            wall0,
+            Box::new(MockFactory { log: log.clone() }),
+        );
+        Sim {
+            base,
+            wall0,
+            rec,
+            log,
+            outs: Vec::new(),
+            now_ms: 0.0,
+            last_timeout: None,
+        }
     }
 
     pub fn at(&self, ms: f64) -> Instant {
@@ -302,7 +400,11 @@ impl Sim {
         self.outs
             .iter()
             .filter_map(|(_, o)| match o {
-                RecorderOutput::OpenFile { file, base_name, extension } => Some((*file, base_name.clone(), *extension)),
+                RecorderOutput::OpenFile {
+                    file,
+                    base_name,
+                    extension,
+                } => Some((*file, base_name.clone(), *extension)),
                 _ => None,
             })
             .collect()
@@ -365,11 +467,21 @@ pub struct DiskFile {
 impl Disk {
     pub fn apply(&mut self, o: &RecorderOutput) -> Result<(), String> {
         match o {
-            RecorderOutput::OpenFile { file, base_name, extension } => {
+            RecorderOutput::OpenFile {
+                file,
+                base_name,
+                extension,
+            } => {
                 if self.files.contains_key(file) {
                     return Err(format!("{file:?} opened twice"));
                 }
-                self.files.insert(*file, DiskFile { name: format!("{base_name}.{extension}"), ..DiskFile::default() });
+                self.files.insert(
+                    *file,
+                    DiskFile {
+                        name: format!("{base_name}.{extension}"),
+                        ..DiskFile::default()
+                    },
+                );
             }
             RecorderOutput::Write { file, bytes } => {
                 let f = self.open_file(*file)?;
