@@ -43,6 +43,8 @@ pub use manifest::rfc3339_ms;
 
 /// File groups per connection (camera + screen shares); tracks beyond are ignored.
 pub const MAX_GROUPS: usize = 4;
+/// Refused mids remembered (to warn once each).
+const MAX_REFUSED: usize = 64;
 /// Frames whose duration estimate exceeds this are gaps, not frame lengths.
 const MAX_FRAME_NS: u64 = 200_000_000;
 
@@ -331,8 +333,12 @@ impl StreamRecorder {
     }
 
     fn refuse(&mut self, mid: &str, why: &str) {
-        if !self.refused.iter().any(|m| m == mid) {
-            tracing::warn!(track = mid, "ignoring track: {why}");
+        if self.refused.iter().any(|m| m == mid) {
+            return;
+        }
+        tracing::warn!(track = mid, "ignoring track: {why}");
+        // Bounded: mids come from SDP, but a hostile peer should not grow this forever.
+        if self.refused.len() < MAX_REFUSED {
             self.refused.push(mid.to_string());
         }
     }
