@@ -180,7 +180,9 @@ impl Room {
 
     /// When `handle_timeout` wants to be called next, if at all.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.plays.next_due(), self.early_candidates.next_expiry()].into_iter().flatten().min()
+        // Plays wait for signaling; reporting them while it is down would busy-loop the caller.
+        let plays = if self.signaling_up && !self.shutting_down { self.plays.next_due() } else { None };
+        [plays, self.early_candidates.next_expiry()].into_iter().flatten().min()
     }
 
     /// Our peer id (relay dialect).

@@ -411,7 +411,7 @@ fn to_frame(data: MediaData) -> Option<MediaFrame> {
         codec,
         rtp_time: data.time.numer(),
         clock_rate,
-        keyframe: keyframe_hint(codec, &data.codec_extra),
+        keyframe: crate::media::codec::is_keyframe(codec, &data.data),
         contiguous: data.contiguous,
         data: data.data,
         received_at: data.network_time,
@@ -419,15 +419,3 @@ fn to_frame(data: MediaData) -> Option<MediaFrame> {
     })
 }
 
-// Until the media layer's bitstream inspection lands, trust str0m's depacketizer hints.
-fn keyframe_hint(codec: Codec, extra: &str0m::format::CodecExtra) -> bool {
-    use str0m::format::CodecExtra as X;
-    match (codec, extra) {
-        (Codec::Opus, _) => true,
-        (_, X::Vp8(e)) => e.is_keyframe,
-        (_, X::H264(e)) => e.is_keyframe,
-        (_, X::Vp9(e)) => e.is_keyframe,
-        (_, X::Av1(e)) => e.is_keyframe,
-        _ => false,
-    }
-}

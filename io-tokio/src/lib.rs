@@ -1,1 +1,18 @@
+//! Tokio shell of roomrec: WebSocket, UDP sockets, timers, files and signals around the sans-io
+//! core. It makes no protocol decisions; it only moves bytes, times and files.
 
+pub mod demo;
+mod driver;
+pub mod files;
+pub mod manifest;
+pub mod netif;
+pub mod options;
+pub mod relay;
+mod run;
+mod session_task;
+pub mod signals;
+mod trace;
+pub mod ws;
+
+pub use options::RecorderOptions;
+pub use run::{check_output_dir, run, run_until, RunError};

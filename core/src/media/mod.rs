@@ -2,9 +2,11 @@
 //! recording pipeline (keyframe gating, timing, file lifecycle).
 
 pub mod codec;
+pub mod ebml;
 pub mod frame;
 pub mod mux;
 pub mod recorder;
+pub mod source;
 pub mod ts;
 pub mod webm;
 

@@ -181,7 +181,7 @@ impl ViewerConn {
 
     pub fn next_timeout(&self, tracks: &[Track]) -> Instant {
         let mut next = self.rtc_timeout;
-        if let Some(start) = self.media_start {
+        if let Some(start) = self.media_start.filter(|_| self.can_send()) {
             for s in &self.sending {
                 next = next.min(due_at(start, &tracks[s.track], s));
             }
@@ -193,23 +193,25 @@ impl ViewerConn {
         self.sending.iter().map(|s| s.sent).sum()
     }
 
+    fn can_send(&self) -> bool {
+        self.rtc.is_connected() && self.pending.is_none() && !self.sending.is_empty()
+    }
+
     fn send_due_frames(&mut self, now: Instant, tracks: &[Track], video_muted: bool) {
-        if !self.rtc.is_connected() || self.pending.is_some() || self.sending.is_empty() {
+        if !self.can_send() {
             return;
         }
         let start = *self.media_start.get_or_insert(now);
         for s in &mut self.sending {
             let track = &tracks[s.track];
-            let Some(pt) = self.rtc.media(s.mid).and_then(|m| m.remote_pts().first().copied()) else {
-                continue;
-            };
+            let pt = self.rtc.media(s.mid).and_then(|m| m.remote_pts().first().copied());
             while due_at(start, track, s) <= now {
                 let frame = &track.frames[s.next];
                 let rtp = s.loops * track.period + frame.time;
                 let muted = video_muted && track.codec.kind() == TrackKind::Video;
                 if muted {
                     s.need_keyframe = true;
-                } else if !s.need_keyframe || frame.keyframe {
+                } else if let Some(pt) = pt.filter(|_| !s.need_keyframe || frame.keyframe) {
                     s.need_keyframe = false;
                     let wallclock = start + Duration::from_secs_f64(rtp as f64 / track.clock_rate as f64);
                     let time = MediaTime::new(rtp, frequency(track.clock_rate));

@@ -14,6 +14,7 @@ use crate::media::{Codec, TrackKind};
 use crate::signaling::{Dialect, Password, RoomSecrets};
 
 mod conn;
+mod media;
 mod wire;
 
 use conn::{ConnEvent, ViewerConn};

@@ -1,6 +1,9 @@
 //! WebSocket signaling messages of both dialects.
 
+use serde_json::Value;
+
 use super::crypto::Cipher;
+use super::payload::{self, json, object, opt_str, Obj};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {
@@ -40,7 +43,10 @@ pub enum Incoming {
     /// Official: the member list on join.
     Listing { members: Vec<Member> },
     /// Someone arrived: official `videoaddedtoroom`/`someonejoined`, relay raw `joinroom`.
-    PeerJoined { peer: String, stream_id: Option<String> },
+    PeerJoined {
+        peer: String,
+        stream_id: Option<String>,
+    },
     /// An SDP offer (already decrypted).
     Offer {
         peer: String,
@@ -88,17 +94,241 @@ impl std::error::Error for DecodeError {}
 pub enum Outgoing<'a> {
     /// Join without a streamID.
     JoinRoom,
-    Play { stream_id: &'a str },
-    Answer { peer: &'a str, session: &'a str, sdp: &'a str, encrypt: bool },
-    Candidates { peer: &'a str, session: &'a str, candidates: &'a [IceCandidate], encrypt: bool },
+    Play {
+        stream_id: &'a str,
+    },
+    Answer {
+        peer: &'a str,
+        session: &'a str,
+        sdp: &'a str,
+        encrypt: bool,
+    },
+    Candidates {
+        peer: &'a str,
+        session: &'a str,
+        candidates: &'a [IceCandidate],
+        encrypt: bool,
+    },
 }
 
 /// Decode one WebSocket text frame.
 pub fn decode(ctx: &CodecContext, text: &str) -> Result<Incoming, DecodeError> {
-    todo!("{ctx:?}{text}")
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| DecodeError::NotJson(e.to_string()))?;
+    let obj = value.as_object().ok_or(DecodeError::NotAnObject)?;
+    let peer = match ctx.dialect {
+        Dialect::Relay => match relay_peer(ctx, obj)? {
+            Ok(peer) => Some(peer),
+            Err(ignored) => return Ok(ignored),
+        },
+        Dialect::Official => {
+            if obj.contains_key("error") {
+                return Ok(notice("error", obj.get("error")));
+            }
+            opt_str(obj, "UUID")?
+        }
+    };
+    // Every message the official server relays from a peer has the sender in `UUID`.
+    let need_peer = || peer.clone().ok_or(DecodeError::BadField("UUID"));
+
+    if let Some(request) = obj.get("request") {
+        let request = request.as_str().ok_or(DecodeError::BadField("request"))?;
+        return match (ctx.dialect, request) {
+            (Dialect::Relay, "joinroom") => Ok(Incoming::PeerJoined {
+                peer: need_peer()?,
+                stream_id: opt_str(obj, "streamID")?,
+            }),
+            (Dialect::Official, "listing") => listing(obj),
+            (Dialect::Official, "videoaddedtoroom" | "someonejoined") => Ok(Incoming::PeerJoined {
+                peer: need_peer()?,
+                stream_id: opt_str(obj, "streamID")?,
+            }),
+            (Dialect::Official, "cleanup") => Ok(Incoming::PeerLeft { peer: need_peer()? }),
+            (Dialect::Official, "alert" | "warn" | "transferred" | "roomclaimed") => {
+                Ok(notice(request, obj.get("message")))
+            }
+            (_, "play" | "seed" | "offerSDP") => Ok(Incoming::Ignored {
+                reason: "request for a publisher",
+            }),
+            _ => Ok(Incoming::Ignored {
+                reason: "unknown request",
+            }),
+        };
+    }
+
+    if obj.contains_key("description") {
+        let (plain, encrypted) = payload::open(ctx.cipher.as_ref(), obj, "description")?;
+        let (kind, sdp) = payload::description(&plain)?;
+        if kind != "offer" {
+            return Ok(Incoming::Ignored {
+                reason: "description is not an offer",
+            });
+        }
+        let session = opt_str(obj, "session")?.ok_or(DecodeError::BadField("session"))?;
+        return Ok(Incoming::Offer {
+            peer: need_peer()?,
+            session,
+            stream_id: opt_str(obj, "streamID")?,
+            sdp,
+            encrypted,
+            is_scene: is_scene(obj.get("isScene")),
+        });
+    }
+
+    if let Some(candidates) = payload::open_candidates(ctx.cipher.as_ref(), obj)? {
+        let session = opt_str(obj, "session")?;
+        if candidates.is_empty() {
+            return Ok(Incoming::Ignored {
+                reason: "no candidates",
+            });
+        }
+        return Ok(Incoming::Candidates {
+            peer: need_peer()?,
+            session,
+            candidates,
+        });
+    }
+
+    if obj.contains_key("bye") {
+        return Ok(Incoming::PeerLeft { peer: need_peer()? });
+    }
+    Ok(Incoming::Ignored {
+        reason: "nothing to act on",
+    })
+}
+
+/// Relay dialect addressing: the peer (`from`), or the Incoming to return instead.
+fn relay_peer(ctx: &CodecContext, obj: &Obj) -> Result<Result<String, Incoming>, DecodeError> {
+    let ignore = |reason| Ok(Err(Incoming::Ignored { reason }));
+    if let Some(uuid) = opt_str(obj, "UUID")? {
+        if uuid != ctx.own_id {
+            return ignore("addressed to another peer");
+        }
+    }
+    match obj.get("roomid") {
+        None | Some(Value::Null) => {}
+        // The relay compares `String(roomid)`, so a numeric room is the same room.
+        Some(Value::String(r)) if *r == ctx.room_wire => {}
+        Some(Value::Number(n)) if n.to_string() == ctx.room_wire => {}
+        Some(Value::String(_) | Value::Number(_)) => return ignore("another room"),
+        Some(_) => return Err(DecodeError::BadField("roomid")),
+    }
+    let Some(from) = opt_str(obj, "from")? else {
+        // The relay's own replies are the only frames without `from`.
+        if obj.contains_key("error") {
+            return Ok(Err(notice("error", obj.get("error"))));
+        }
+        return ignore("no from");
+    };
+    if from == ctx.own_id {
+        return ignore("our own message");
+    }
+    Ok(Ok(from))
+}
+
+fn listing(obj: &Obj) -> Result<Incoming, DecodeError> {
+    let list = obj
+        .get("list")
+        .and_then(Value::as_array)
+        .ok_or(DecodeError::BadField("list"))?;
+    let mut members = Vec::with_capacity(list.len());
+    for item in list {
+        let item = item.as_object().ok_or(DecodeError::BadField("list"))?;
+        // A member without an id cannot be addressed; skip it.
+        let Some(peer) = opt_str(item, "UUID")? else {
+            continue;
+        };
+        members.push(Member {
+            peer,
+            stream_id: opt_str(item, "streamID")?,
+        });
+    }
+    Ok(Incoming::Listing { members })
+}
+
+fn notice(kind: &str, message: Option<&Value>) -> Incoming {
+    let message = match message {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    Incoming::Notice {
+        kind: kind.to_string(),
+        message,
+    }
+}
+
+/// `isScene` comes as bool, number or string; JS truthiness, except that "0"/"false" mean no.
+fn is_scene(v: Option<&Value>) -> Option<bool> {
+    match v? {
+        Value::Null => None,
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => Some(n.as_f64() != Some(0.0)),
+        Value::String(s) => Some(!(s.is_empty() || s == "0" || s.eq_ignore_ascii_case("false"))),
+        Value::Array(_) | Value::Object(_) => Some(true),
+    }
 }
 
 /// Encode one WebSocket text frame. `iv` is used when the message gets encrypted.
 pub fn encode(ctx: &CodecContext, msg: &Outgoing<'_>, iv: [u8; 16]) -> String {
-    todo!("{ctx:?}{msg:?}{iv:?}")
+    let relay = ctx.dialect == Dialect::Relay;
+    let mut fields: Vec<(&str, String)> = Vec::with_capacity(8);
+    let cipher = |encrypt: bool| if encrypt { ctx.cipher.as_ref() } else { None };
+    let mut vector = None;
+    match *msg {
+        Outgoing::JoinRoom => {
+            fields.push(("request", json("joinroom")));
+            fields.push(("roomid", json(ctx.room_wire.as_str())));
+            if relay {
+                fields.push(("from", json(ctx.own_id.as_str())));
+            }
+            return object(&fields);
+        }
+        Outgoing::Play { stream_id } => {
+            fields.push(("request", json("play")));
+            fields.push(("streamID", json(stream_id)));
+        }
+        Outgoing::Answer {
+            peer,
+            session,
+            sdp,
+            encrypt,
+        } => {
+            let (desc, v) = payload::seal(
+                cipher(encrypt),
+                payload::description_json("answer", sdp),
+                iv,
+            );
+            vector = v;
+            fields.push(("UUID", json(peer)));
+            fields.push(("description", desc));
+            fields.push(("session", json(session)));
+        }
+        Outgoing::Candidates {
+            peer,
+            session,
+            candidates,
+            encrypt,
+        } => {
+            let (list, v) =
+                payload::seal(cipher(encrypt), payload::candidates_json(candidates), iv);
+            vector = v;
+            fields.push(("UUID", json(peer)));
+            fields.push(("type", json("remote")));
+            fields.push(("candidates", list));
+            fields.push(("session", json(session)));
+        }
+    }
+    if let Some(v) = vector {
+        fields.push(("vector", json(v)));
+    }
+    if relay {
+        fields.push(("from", json(ctx.own_id.as_str())));
+        fields.push(("roomid", json(ctx.room_wire.as_str())));
+    }
+    object(&fields)
 }
+
+#[cfg(test)]
+#[path = "message_tests/mod.rs"]
+mod tests;

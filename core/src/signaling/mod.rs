@@ -5,6 +5,7 @@ pub mod crypto;
 pub mod datachannel;
 pub mod message;
 pub mod password;
+mod payload;
 
 pub use crypto::{hash_hex, Cipher, CryptoError};
 pub use datachannel::{DcIncoming, ViewerRequest};

@@ -1,0 +1,243 @@
+//! Command-line arguments (clap derive) and their checks.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use roomrec_core::media::{Codec, TrackKind};
+use roomrec_core::signaling::Dialect;
+use roomrec_io_tokio::options::{server_host, DEFAULT_SERVER};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "roomrec",
+    version,
+    about = "Record every participant of a VDO.Ninja room, each to its own file",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub record: RecordArgs,
+    /// More logging: -v debug, -vv trace (RUST_LOG overrides)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a self-hosted signaling relay
+    Relay {
+        /// Address to listen on, e.g. 0.0.0.0:8443
+        #[arg(long, value_name = "ADDR")]
+        listen: SocketAddr,
+        #[arg(long, value_enum, default_value = "relay")]
+        dialect: DialectArg,
+    },
+    /// Record a demo room offline: the bundled relay and four synthetic publishers
+    /// (H.264, VP8, VP9, AV1, each with Opus) on 127.0.0.1
+    Demo {
+        /// How long to record, in seconds
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Directory for the recordings (created if missing)
+        #[arg(long, value_name = "DIR", default_value = "roomrec-demo")]
+        output_dir: PathBuf,
+        #[arg(long, value_enum, default_value = "relay")]
+        dialect: DialectArg,
+        /// Room password; false/0/off: none [default: VDO.Ninja's default]
+        #[arg(long, value_name = "PASSWORD")]
+        password: Option<String>,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct RecordArgs {
+    /// Room to record; every participant gets their own file
+    #[arg(long, value_name = "ROOM", value_parser = parse_room)]
+    pub room: Option<String>,
+    /// File name prefix [default: the room name]
+    #[arg(long, value_name = "PREFIX")]
+    pub record: Option<String>,
+    /// Accepted for raspberry_ninja compatibility (room recording is the only mode)
+    #[arg(long)]
+    pub record_room: bool,
+    /// Signaling server (ws:// or wss://)
+    #[arg(long, value_name = "URL", default_value = DEFAULT_SERVER, value_parser = parse_server)]
+    pub server: String,
+    /// Room password; without a value or absent: VDO.Ninja's default; false/0/off: none
+    #[arg(long, value_name = "PASSWORD", num_args = 0..=1)]
+    pub password: Option<Option<String>>,
+    /// Hashing salt [default: derived from the server host]
+    #[arg(long, value_name = "SALT")]
+    pub salt: Option<String>,
+    /// Only record these stream ids (comma separated)
+    #[arg(long, value_name = "IDS", value_delimiter = ',')]
+    pub record_streams: Option<Vec<String>>,
+    /// Do not record audio
+    #[arg(long)]
+    pub noaudio: bool,
+    /// Do not record video
+    #[arg(long)]
+    pub novideo: bool,
+    /// Preferred video codecs, in order (h264, vp8, vp9, av1)
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_codec)]
+    pub codec: Vec<Codec>,
+    /// Directory for the recordings (must exist)
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub output_dir: PathBuf,
+    /// Address to announce as ICE host candidate (repeatable) [default: every interface address]
+    #[arg(long = "ice-ip", value_name = "ADDR", value_parser = parse_ice_ip)]
+    pub ice_ip: Vec<IpAddr>,
+    /// Signaling dialect [default: official for vdo.ninja hosts, relay otherwise]
+    #[arg(long, value_enum)]
+    pub dialect: Option<DialectArg>,
+    /// Give up on a connection not established within this many seconds
+    #[arg(long, value_name = "SECS", default_value = "15", value_parser = parse_secs)]
+    pub connect_timeout: Duration,
+    /// Append every signaling message to FILE (JSON lines), for debugging
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub trace_signaling: Option<PathBuf>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DialectArg {
+    Official,
+    Relay,
+}
+
+impl From<DialectArg> for Dialect {
+    fn from(d: DialectArg) -> Dialect {
+        match d {
+            DialectArg::Official => Dialect::Official,
+            DialectArg::Relay => Dialect::Relay,
+        }
+    }
+}
+
+fn parse_room(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        Err("the room name must not be empty".into())
+    } else {
+        Ok(s.to_string())
+    }
+}
+
+fn parse_server(s: &str) -> Result<String, String> {
+    server_host(s).map(|_| s.to_string()).map_err(|e| e.0)
+}
+
+const VIDEO_CODECS: &str = "h264, vp8, vp9, av1";
+
+fn parse_codec(s: &str) -> Result<Codec, String> {
+    match Codec::from_name(s) {
+        Some(c) if c.kind() == TrackKind::Video => Ok(c),
+        Some(c) => Err(format!(
+            "{} is an audio codec; --codec lists video codecs ({VIDEO_CODECS})",
+            c.name()
+        )),
+        None => Err(format!("unknown codec {s:?} (expected {VIDEO_CODECS})")),
+    }
+}
+
+fn parse_ice_ip(s: &str) -> Result<IpAddr, String> {
+    let ip: IpAddr = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not an IP address"))?;
+    if ip.is_unspecified() || ip.is_multicast() {
+        return Err(format!(
+            "{ip} is not a concrete unicast address of this machine"
+        ));
+    }
+    Ok(ip)
+}
+
+fn parse_secs(s: &str) -> Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 3600.0 => Ok(Duration::from_secs_f64(v)),
+        _ => Err(format!(
+            "{s:?} is not a number of seconds between 0 and 3600"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_parsers() {
+        assert_eq!(parse_codec("H264"), Ok(Codec::H264));
+        assert_eq!(parse_codec(" vp9 "), Ok(Codec::Vp9));
+        assert!(parse_codec("opus").unwrap_err().contains("audio"));
+        assert!(parse_codec("h265").unwrap_err().contains("unknown codec"));
+        assert!(parse_ice_ip("0.0.0.0").is_err());
+        assert!(parse_ice_ip("::").is_err());
+        assert_eq!(parse_ice_ip("127.0.0.1"), Ok("127.0.0.1".parse().unwrap()));
+        assert!(parse_server("https://vdo.ninja").is_err());
+        assert!(parse_room(" ").is_err());
+        assert_eq!(parse_secs("2.5"), Ok(Duration::from_millis(2500)));
+        assert!(parse_secs("-1").is_err());
+    }
+
+    #[test]
+    fn password_forms() {
+        let p = |args: &[&str]| {
+            let mut v = vec!["roomrec", "--room", "r"];
+            v.extend_from_slice(args);
+            Cli::try_parse_from(v).unwrap().record.password
+        };
+        assert_eq!(p(&[]), None);
+        assert_eq!(p(&["--password"]), Some(None));
+        assert_eq!(p(&["--password", "--noaudio"]), Some(None));
+        assert_eq!(p(&["--password", "false"]), Some(Some("false".into())));
+        assert_eq!(p(&["--password=hunter2"]), Some(Some("hunter2".into())));
+    }
+
+    #[test]
+    fn lists_and_subcommand() {
+        let cli = Cli::try_parse_from([
+            "roomrec",
+            "--room",
+            "r",
+            "--codec",
+            "vp9,h264",
+            "--record-streams",
+            "a,b",
+            "--ice-ip",
+            "127.0.0.1",
+            "--ice-ip",
+            "::1",
+            "--record-room",
+        ])
+        .unwrap();
+        assert_eq!(cli.record.codec, vec![Codec::Vp9, Codec::H264]);
+        assert_eq!(
+            cli.record.record_streams,
+            Some(vec!["a".to_string(), "b".to_string()])
+        );
+        assert_eq!(cli.record.ice_ip.len(), 2);
+        let cli =
+            Cli::try_parse_from(["roomrec", "relay", "--listen", "127.0.0.1:8443", "-v"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Relay {
+                dialect: DialectArg::Relay,
+                ..
+            })
+        ));
+        assert_eq!(cli.verbose, 1);
+        assert!(Cli::try_parse_from([
+            "roomrec",
+            "--room",
+            "r",
+            "relay",
+            "--listen",
+            "127.0.0.1:1"
+        ])
+        .is_err());
+    }
+}

@@ -1,0 +1,31 @@
+//! tracing to stderr: info for roomrec's crates and warn for the rest, `-v`/`-vv` or RUST_LOG for more.
+
+use std::io::IsTerminal;
+
+use tracing_subscriber::EnvFilter;
+
+pub fn init(verbose: u8) {
+    let (ours, others) = match verbose {
+        0 => ("info", "warn"),
+        1 => ("debug", "warn"),
+        _ => ("trace", "info"),
+    };
+    let default = format!("{others},roomrec={ours},roomrec_core={ours},roomrec_io_tokio={ours}");
+    let mut bad_env = None;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(s) if !s.trim().is_empty() => EnvFilter::try_new(&s).unwrap_or_else(|e| {
+            bad_env = Some(format!("ignoring RUST_LOG={s:?}: {e}"));
+            EnvFilter::new(&default)
+        }),
+        _ => EnvFilter::new(&default),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(verbose > 0)
+        .init();
+    if let Some(msg) = bad_env {
+        tracing::warn!("{msg}");
+    }
+}

@@ -1,0 +1,102 @@
+//! Drives one synthetic publisher (core `Publisher`) over a real WebSocket and UDP socket.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use roomrec_core::publisher::{Publisher, PublisherConfig, PublisherOutput};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublisherCommand {
+    /// Data-channel bye, then close the WebSocket and stop.
+    HangUp,
+    SetVideoMuted(bool),
+}
+
+pub struct PublisherHandle {
+    pub stream_id: String,
+    pub local_addr: SocketAddr,
+    commands: mpsc::UnboundedSender<PublisherCommand>,
+    pub task: JoinHandle<u64>,
+}
+
+impl PublisherHandle {
+    pub fn send(&self, command: PublisherCommand) {
+        let _ = self.commands.send(command);
+    }
+
+    /// Hang up and wait for the task; returns the number of frames it sent.
+    pub async fn hang_up(self) -> u64 {
+        self.send(PublisherCommand::HangUp);
+        self.task.await.unwrap_or(0)
+    }
+}
+
+/// Binds a UDP socket on `ip`, connects to `server` and runs the publisher until hung up or the
+/// WebSocket closes.
+pub async fn spawn_publisher(server: &str, ip: IpAddr, mut config: PublisherConfig) -> std::io::Result<PublisherHandle> {
+    let socket = UdpSocket::bind((ip, 0)).await?;
+    let local_addr = socket.local_addr()?;
+    config.local_addr = local_addr;
+    let (ws, _) = tokio_tungstenite::connect_async(server).await.map_err(std::io::Error::other)?;
+    let (commands, rx) = mpsc::unbounded_channel();
+    let stream_id = config.stream_id.clone();
+    let publisher = Publisher::new(config, Instant::now());
+    let task = tokio::spawn(drive(publisher, socket, ws, rx));
+    Ok(PublisherHandle { stream_id, local_addr, commands, task })
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn drive(mut p: Publisher, socket: UdpSocket, ws: Ws, mut commands: mpsc::UnboundedReceiver<PublisherCommand>) -> u64 {
+    let (mut ws_tx, mut ws_rx) = ws.split();
+    let local = socket.local_addr().expect("bound socket has an address");
+    let mut buf = vec![0u8; 2048];
+    p.handle_signaling_up(Instant::now());
+    let mut stopping = false;
+    loop {
+        while let Some(output) = p.poll_output() {
+            match output {
+                PublisherOutput::SendSignaling(text) => {
+                    let _ = ws_tx.send(Message::text(text)).await;
+                }
+                PublisherOutput::Transmit { destination, contents, .. } => {
+                    let _ = socket.send_to(&contents, destination).await;
+                }
+            }
+        }
+        if stopping {
+            let _ = ws_tx.close().await;
+            return p.frames_sent();
+        }
+        let wake = p.poll_timeout().unwrap_or_else(|| Instant::now() + Duration::from_millis(100));
+        tokio::select! {
+            msg = ws_rx.next() => match msg {
+                Some(Ok(Message::Text(text))) => p.handle_signaling_text(Instant::now(), &text),
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => {
+                    p.handle_signaling_down();
+                    p.hang_up(Instant::now());
+                    stopping = true;
+                }
+            },
+            received = socket.recv_from(&mut buf) => {
+                if let Ok((n, source)) = received {
+                    p.handle_datagram(Instant::now(), source, local, &buf[..n]);
+                }
+            }
+            _ = tokio::time::sleep_until(wake.into()) => p.handle_timeout(Instant::now()),
+            command = commands.recv() => match command {
+                Some(PublisherCommand::SetVideoMuted(muted)) => p.set_video_muted(muted),
+                Some(PublisherCommand::HangUp) | None => {
+                    p.hang_up(Instant::now());
+                    stopping = true;
+                }
+            },
+        }
+    }
+}

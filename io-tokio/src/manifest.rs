@@ -1,0 +1,263 @@
+//! `{prefix}_manifest.json`: the recorders' `FileInfo` records, keyed by their `"file"` field,
+//! rewritten atomically (temp file + rename) at most once a second and once at shutdown.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::files::FileEvent;
+
+enum Msg {
+    Info(Value),
+    Finish(oneshot::Sender<()>),
+}
+
+/// Cheap handle the session tasks use.
+#[derive(Clone)]
+pub struct ManifestSender {
+    tx: mpsc::UnboundedSender<Msg>,
+}
+
+impl ManifestSender {
+    pub fn file_info(&self, info: Value) {
+        let _ = self.tx.send(Msg::Info(info));
+    }
+}
+
+pub struct Manifest {
+    tx: mpsc::UnboundedSender<Msg>,
+    task: JoinHandle<()>,
+}
+
+impl Manifest {
+    /// `file_events` supplies the names files actually got (a counter appended on conflict).
+    pub fn spawn(
+        dir: PathBuf,
+        prefix: &str,
+        room: &str,
+        file_events: mpsc::UnboundedReceiver<FileEvent>,
+        min_interval: Duration,
+    ) -> Manifest {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let state = State {
+            dir,
+            stem: format!("{}_manifest", sanitize(prefix)),
+            path: None,
+            room: room.to_string(),
+            order: Vec::new(),
+            entries: HashMap::new(),
+            renames: HashMap::new(),
+        };
+        let task = tokio::spawn(run(state, rx, file_events, min_interval));
+        Manifest { tx, task }
+    }
+
+    pub fn sender(&self) -> ManifestSender {
+        ManifestSender {
+            tx: self.tx.clone(),
+        }
+    }
+
+    /// Write what is pending and stop.
+    pub async fn finish(self) {
+        let (ack, done) = oneshot::channel();
+        if self.tx.send(Msg::Finish(ack)).is_ok() {
+            let _ = done.await;
+        }
+        let _ = self.task.await;
+    }
+}
+
+struct State {
+    dir: PathBuf,
+    stem: String,
+    /// Chosen at the first write so an older run's manifest is never replaced.
+    path: Option<PathBuf>,
+    room: String,
+    order: Vec<String>,
+    entries: HashMap<String, Value>,
+    /// Requested file name -> name on disk.
+    renames: HashMap<String, String>,
+}
+
+impl State {
+    fn add(&mut self, info: Value) -> bool {
+        let Some(key) = info.get("file").and_then(Value::as_str).map(str::to_owned) else {
+            tracing::warn!("manifest: ignoring a record without a \"file\" name");
+            return false;
+        };
+        if !self.entries.contains_key(&key) {
+            self.order.push(key.clone());
+        }
+        self.entries.insert(key, info);
+        true
+    }
+
+    fn document(&self) -> Value {
+        let files: Vec<Value> = self
+            .order
+            .iter()
+            .filter_map(|k| {
+                let mut v = self.entries.get(k)?.clone();
+                if let (Some(actual), Some(obj)) = (self.renames.get(k), v.as_object_mut()) {
+                    obj.insert("file".into(), Value::String(actual.clone()));
+                }
+                Some(v)
+            })
+            .collect();
+        json!({ "room": self.room, "files": files })
+    }
+}
+
+async fn run(
+    mut state: State,
+    mut rx: mpsc::UnboundedReceiver<Msg>,
+    mut file_events: mpsc::UnboundedReceiver<FileEvent>,
+    min_interval: Duration,
+) {
+    let mut dirty = false;
+    let mut next_write = Instant::now();
+    let mut events_open = true;
+    loop {
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(Msg::Info(v)) => dirty |= state.add(v),
+                Some(Msg::Finish(ack)) => {
+                    // Renames of files opened just before shutdown.
+                    while let Ok(ev) = file_events.try_recv() {
+                        dirty |= apply_event(&mut state, ev);
+                    }
+                    if dirty {
+                        write(&mut state).await;
+                    }
+                    let _ = ack.send(());
+                    return;
+                }
+                None => return,
+            },
+            ev = file_events.recv(), if events_open => match ev {
+                Some(ev) => dirty |= apply_event(&mut state, ev),
+                None => events_open = false,
+            },
+            _ = tokio::time::sleep_until(next_write), if dirty => {
+                write(&mut state).await;
+                dirty = false;
+                next_write = Instant::now() + min_interval;
+            }
+        }
+    }
+}
+
+fn apply_event(state: &mut State, ev: FileEvent) -> bool {
+    if let FileEvent::Opened {
+        requested, path, ..
+    } = ev
+    {
+        let actual = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if actual != requested {
+            state.renames.insert(requested.clone(), actual);
+            return state.entries.contains_key(&requested);
+        }
+    }
+    false
+}
+
+async fn write(state: &mut State) {
+    let doc = state.document();
+    let dir = state.dir.clone();
+    let stem = state.stem.clone();
+    let chosen = state.path.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let path = match chosen {
+            Some(p) => p,
+            None => free_name(&dir, &stem),
+        };
+        let bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
+        write_atomic(&path, &bytes)
+            .map(|()| path.clone())
+            .map_err(|e| (path, e))
+    })
+    .await;
+    match result {
+        Ok(Ok(path)) => state.path = Some(path),
+        Ok(Err((path, e))) => {
+            tracing::error!(path = %path.display(), "cannot write the manifest: {e}")
+        }
+        Err(e) => tracing::error!("manifest writer failed: {e}"),
+    }
+}
+
+fn free_name(dir: &Path, stem: &str) -> PathBuf {
+    let mut n = 0u32;
+    loop {
+        let name = if n == 0 {
+            format!("{stem}.json")
+        } else {
+            format!("{stem}_{n}.json")
+        };
+        let path = dir.join(name);
+        if !path.exists() || n >= 100_000 {
+            return path;
+        }
+        n += 1;
+    }
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.write_all(b"\n")?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Keep the manifest name a plain file name whatever the prefix holds.
+fn sanitize(prefix: &str) -> String {
+    let s: String = prefix
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() {
+        "roomrec".into()
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sanitize;
+
+    #[test]
+    fn prefix_becomes_a_plain_name() {
+        assert_eq!(sanitize("room1"), "room1");
+        assert_eq!(sanitize("../x/y"), "___x_y");
+        assert_eq!(sanitize(""), "roomrec");
+    }
+}

@@ -1,0 +1,185 @@
+//! `run`: everything tied together, from options to finished files.
+
+use std::fmt;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use roomrec_core::room::{Room, RoomConfig};
+use roomrec_core::signaling::RoomSecrets;
+use tokio::sync::mpsc;
+
+use crate::driver::{Driver, Stop};
+use crate::files::FileSink;
+use crate::manifest::Manifest;
+use crate::options::{OptionsError, RecorderOptions};
+use crate::session_task::SessionContext;
+use crate::trace::SignalingTrace;
+use crate::ws::{WsClient, WsConfig};
+
+#[derive(Debug)]
+pub enum RunError {
+    Options(OptionsError),
+    OutputDir {
+        path: PathBuf,
+        error: String,
+    },
+    Trace {
+        path: PathBuf,
+        error: String,
+    },
+    /// The signaling task ended by itself (e.g. TLS could not be set up).
+    SignalingGone,
+    /// `roomrec demo` could not set itself up.
+    Demo(String),
+    /// Orderly shutdown ran out of time; files are still playable up to their last write.
+    ShutdownTimeout {
+        sessions: usize,
+        files: usize,
+    },
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Options(e) => write!(f, "{e}"),
+            RunError::OutputDir { path, error } => {
+                write!(f, "output directory {}: {error}", path.display())
+            }
+            RunError::Trace { path, error } => {
+                write!(f, "signaling trace {}: {error}", path.display())
+            }
+            RunError::SignalingGone => f.write_str("the signaling connection task stopped"),
+            RunError::Demo(e) => write!(f, "demo: {e}"),
+            RunError::ShutdownTimeout { sessions, files } => write!(
+                f,
+                "shutdown took too long ({sessions} sessions and {files} files not finished); \
+                 unfinished files are playable up to their last write"
+            ),
+        }
+    }
+}
+impl std::error::Error for RunError {}
+
+impl From<OptionsError> for RunError {
+    fn from(e: OptionsError) -> Self {
+        RunError::Options(e)
+    }
+}
+
+/// Record until SIGINT/SIGTERM.
+pub async fn run(options: RecorderOptions) -> Result<(), RunError> {
+    run_until(options, crate::signals::shutdown_signal()).await
+}
+
+/// Record until `shutdown` resolves, then finish every file within `options.shutdown_timeout`.
+pub async fn run_until(
+    options: RecorderOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
+    options.validate()?;
+    check_output_dir(&options)?;
+    let salt = options.effective_salt()?;
+    let dialect = options.effective_dialect()?;
+    let secrets = RoomSecrets::new(&options.room, &options.password, &salt);
+    let trace = match &options.signaling_trace {
+        Some(path) => Some(SignalingTrace::open(path).map_err(|e| RunError::Trace {
+            path: path.clone(),
+            error: e.to_string(),
+        })?),
+        None => None,
+    };
+    tracing::info!(room = %options.room, server = %options.server, ?dialect, dir = %options.output_dir.display(), "recording room");
+
+    let files = FileSink::new(options.output_dir.clone());
+    let manifest = Manifest::spawn(
+        options.output_dir.clone(),
+        options.prefix(),
+        &options.room,
+        files.subscribe(),
+        Duration::from_secs(1),
+    );
+    let (reports_tx, mut reports) = mpsc::unbounded_channel();
+    let ctx = Arc::new(SessionContext {
+        cipher: secrets.cipher.clone(),
+        ice_ips: options.ice_ips.clone(),
+        video_codecs: options.video_codecs.clone(),
+        audio: options.audio,
+        video: options.video,
+        label: options.label.clone(),
+        connect_timeout: options.connect_timeout,
+        prefix: options.prefix().to_string(),
+        files: files.clone(),
+        manifest: manifest.sender(),
+        reports: reports_tx,
+        counter: AtomicU64::new(0),
+    });
+    let room = Room::new(
+        RoomConfig {
+            room: options.room.clone(),
+            password: options.password.clone(),
+            salt,
+            dialect,
+            record_streams: options.record_streams.clone(),
+            seed: fastrand::u64(..),
+        },
+        Instant::now(),
+    );
+    let (ws, mut ws_events) = WsClient::spawn(WsConfig::new(options.server.clone()));
+    let mut driver = Driver::new(room, ws, ctx, trace);
+
+    let stop = driver.run(&mut ws_events, &mut reports, shutdown).await;
+    let deadline = tokio::time::Instant::now() + options.shutdown_timeout;
+    let sessions_left = driver.shutdown(deadline).await;
+    // Session tasks are gone: every FileInfo has been sent.
+    let _ = tokio::time::timeout_at(deadline, manifest.finish()).await;
+    let _ = tokio::time::timeout_at(deadline, files.wait_idle()).await;
+    let files_left = files.open_files();
+    let Driver { ws, .. } = driver;
+    let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+    ws.close(remaining.max(Duration::from_millis(100))).await;
+
+    if sessions_left > 0 || files_left > 0 {
+        return Err(RunError::ShutdownTimeout {
+            sessions: sessions_left,
+            files: files_left,
+        });
+    }
+    match stop {
+        Stop::Shutdown => {
+            tracing::info!("all files closed");
+            Ok(())
+        }
+        Stop::SignalingGone => Err(RunError::SignalingGone),
+    }
+}
+
+/// The output directory must exist and accept new files (checked by creating one).
+pub fn check_output_dir(options: &RecorderOptions) -> Result<(), RunError> {
+    let path = options.output_dir.clone();
+    let err = |error: String| RunError::OutputDir {
+        path: path.clone(),
+        error,
+    };
+    let meta = std::fs::metadata(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => err("does not exist".into()),
+        _ => err(e.to_string()),
+    })?;
+    if !meta.is_dir() {
+        return Err(err("not a directory".into()));
+    }
+    let probe = path.join(format!(
+        ".roomrec-write-test-{}-{}",
+        std::process::id(),
+        fastrand::u32(..)
+    ));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .map_err(|e| err(format!("not writable: {e}")))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}

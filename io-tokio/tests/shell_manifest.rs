@@ -1,0 +1,121 @@
+//! The manifest: records keyed by file, real on-disk names, throttled atomic rewrites, and an older
+//! run's manifest left alone.
+
+use std::path::Path;
+use std::time::Duration;
+
+use roomrec_core::media::FileId;
+use roomrec_io_tokio::files::{FileEvent, FileSink};
+use roomrec_io_tokio::manifest::Manifest;
+use serde_json::{json, Value};
+
+fn read(path: &Path) -> Option<Value> {
+    let text = std::fs::read_to_string(path).ok()?;
+    Some(serde_json::from_str(&text).expect("manifest is not valid JSON"))
+}
+
+async fn wait_for(path: &Path, pred: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..100 {
+        if let Some(v) = read(path) {
+            if pred(&v) {
+                return v;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "manifest {} never matched; last: {:?}",
+        path.display(),
+        read(path)
+    );
+}
+
+#[tokio::test]
+async fn records_are_keyed_by_file_and_use_real_names() {
+    let dir = tempfile::tempdir().unwrap();
+    // An older run left both a recording and a manifest with the same names.
+    std::fs::write(dir.path().join("rec_bob.ts"), b"old").unwrap();
+    std::fs::write(dir.path().join("rec_manifest.json"), b"{\"old\":true}").unwrap();
+
+    let sink = FileSink::new(dir.path());
+    let manifest = Manifest::spawn(
+        dir.path().to_path_buf(),
+        "rec",
+        "myroom",
+        sink.subscribe(),
+        Duration::from_secs(1),
+    );
+    let mut events = sink.subscribe();
+    let tx = manifest.sender();
+
+    let mut h = sink.open(FileId(1), "rec_bob", "ts");
+    h.write(vec![1]);
+    h.finalize(Vec::new());
+    loop {
+        if let FileEvent::Closed { .. } = events.recv().await.unwrap() {
+            break;
+        }
+    }
+    tx.file_info(json!({"file": "rec_bob.ts", "stream": "bob", "frames": 0}));
+    tx.file_info(json!({"file": "rec_carol.webm", "stream": "carol"}));
+    tx.file_info(json!({"no_file_field": 1}));
+
+    let path = dir.path().join("rec_manifest_1.json");
+    let v = wait_for(&path, |v| {
+        v["files"].as_array().is_some_and(|f| f.len() == 2)
+    })
+    .await;
+    assert_eq!(v["room"], "myroom");
+    assert_eq!(
+        v["files"][0]["file"], "rec_bob_1.ts",
+        "manifest must name the file actually written"
+    );
+    assert_eq!(v["files"][0]["stream"], "bob");
+    assert_eq!(v["files"][1]["file"], "rec_carol.webm");
+
+    // An update replaces the record for that file; the first write was less than a second ago,
+    // so it must not be on disk yet.
+    tx.file_info(json!({"file": "rec_bob.ts", "stream": "bob", "frames": 250}));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        read(&path).unwrap()["files"][0]["frames"],
+        0,
+        "rewritten sooner than once a second"
+    );
+    let v = wait_for(&path, |v| v["files"][0]["frames"] == 250).await;
+    assert_eq!(v["files"].as_array().unwrap().len(), 2);
+
+    // At shutdown the last state is written at once.
+    tx.file_info(json!({"file": "rec_carol.webm", "stream": "carol", "closed": true}));
+    tokio::time::timeout(Duration::from_secs(2), manifest.finish())
+        .await
+        .unwrap();
+    let v = read(&path).unwrap();
+    assert_eq!(v["files"][1]["closed"], true);
+
+    assert_eq!(
+        std::fs::read(dir.path().join("rec_manifest.json")).unwrap(),
+        b"{\"old\":true}"
+    );
+    // No temp files are left behind.
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+}
+
+#[tokio::test]
+async fn nothing_recorded_means_no_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = FileSink::new(dir.path());
+    let manifest = Manifest::spawn(
+        dir.path().to_path_buf(),
+        "empty",
+        "r",
+        sink.subscribe(),
+        Duration::from_secs(1),
+    );
+    manifest.finish().await;
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}

@@ -1,0 +1,344 @@
+//! Deterministic in-memory simulation: fake publishers (str0m), the pure relay routing in either
+//! dialect and the recorder core, on virtual time. Same seed, same run.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use roomrec_core::media::{Codec, TrackKind};
+use roomrec_core::publisher::{Publisher, PublisherConfig, PublisherOutput, Track};
+use roomrec_core::room::{RoomConfig, RoomInput, SessionKey};
+use roomrec_core::signaling::{Dialect, Password};
+use roomrec_io_tokio::relay::routing::{ClientId, Relay};
+use roomrec_io_tokio::relay::RelayDialect;
+
+pub mod net;
+pub mod recorder;
+
+use net::{Datagram, Impairment, Network, Scheduled};
+use recorder::RecorderNode;
+
+pub const SALT: &str = "vdo.ninja";
+
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    pub room: String,
+    pub dialect: Dialect,
+    pub password: Password,
+    pub seed: u64,
+    pub impairment: Impairment,
+    pub signaling_latency: Duration,
+    pub record_streams: Option<Vec<String>>,
+    pub video_codecs: Vec<Codec>,
+}
+
+impl SimConfig {
+    pub fn new(dialect: Dialect, password: Password, seed: u64) -> SimConfig {
+        SimConfig {
+            room: "simroom".into(),
+            dialect,
+            password,
+            seed,
+            impairment: Impairment::default(),
+            signaling_latency: Duration::from_millis(20),
+            record_streams: None,
+            video_codecs: Vec::new(),
+        }
+    }
+}
+
+/// What a fake publisher sends.
+#[derive(Clone, Debug)]
+pub struct PublisherSpec {
+    pub stream_id: String,
+    pub label: String,
+    pub video: Option<Track>,
+    pub audio: Option<Track>,
+    pub candidates_first: bool,
+}
+
+impl PublisherSpec {
+    pub fn new(stream_id: &str, video: Option<Track>, audio: Option<Track>) -> PublisherSpec {
+        PublisherSpec { stream_id: stream_id.into(), label: stream_id.into(), video, audio, candidates_first: false }
+    }
+}
+
+/// Who a signaling text is travelling to.
+#[derive(Clone, Copy, Debug)]
+enum Hop {
+    ToRelay(ClientId),
+    ToClient(ClientId),
+}
+
+pub struct PublisherNode {
+    pub publisher: Publisher,
+    pub client: Option<ClientId>,
+    pub addr: SocketAddr,
+    pub spec: PublisherSpec,
+}
+
+pub struct Sim {
+    pub config: SimConfig,
+    pub start: Instant,
+    pub now: Instant,
+    pub relay: Relay,
+    pub recorder: RecorderNode,
+    pub recorder_client: Option<ClientId>,
+    pub publishers: Vec<PublisherNode>,
+    pub net: Network,
+    signaling: Scheduled<(Hop, String)>,
+    /// Last delivery time per hop target, so one client's messages stay in order.
+    last_delivery: BTreeMap<(bool, u64), Instant>,
+    next_seed: u64,
+}
+
+impl Sim {
+    pub fn new(config: SimConfig) -> Sim {
+        let start = Instant::now();
+        let relay_dialect = match config.dialect {
+            Dialect::Relay => RelayDialect::Relay,
+            Dialect::Official => RelayDialect::Official,
+        };
+        let room_config = RoomConfig {
+            room: config.room.clone(),
+            password: config.password.clone(),
+            salt: SALT.into(),
+            dialect: config.dialect,
+            record_streams: config.record_streams.clone(),
+            seed: config.seed,
+        };
+        let recorder_ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1));
+        Sim {
+            relay: Relay::new(relay_dialect, config.seed ^ 0xa5a5),
+            recorder: RecorderNode::new(start, room_config, recorder_ip, config.video_codecs.clone()),
+            recorder_client: None,
+            publishers: Vec::new(),
+            net: Network::new(config.seed ^ 0x11, config.impairment.clone()),
+            signaling: Scheduled::default(),
+            last_delivery: BTreeMap::new(),
+            next_seed: config.seed.wrapping_mul(1_000_003),
+            start,
+            now: start,
+            config,
+        }
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.now - self.start
+    }
+
+    pub fn recorder_connect(&mut self) {
+        let client = self.relay.connect();
+        self.recorder_client = Some(client);
+        self.recorder.room_input(self.now, RoomInput::SignalingUp);
+        self.flush();
+    }
+
+    /// The signaling server drops the recorder's WebSocket (media keeps flowing).
+    pub fn recorder_disconnect(&mut self) {
+        if let Some(client) = self.recorder_client.take() {
+            self.relay.disconnect(client);
+        }
+        self.recorder.room_input(self.now, RoomInput::SignalingDown);
+        self.flush();
+    }
+
+    pub fn add_publisher(&mut self, spec: PublisherSpec) -> usize {
+        let index = self.publishers.len();
+        let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), 20_000 + index as u16);
+        self.next_seed += 1;
+        let config = PublisherConfig {
+            room: self.config.room.clone(),
+            password: self.config.password.clone(),
+            salt: SALT.into(),
+            dialect: self.config.dialect,
+            stream_id: spec.stream_id.clone(),
+            label: spec.label.clone(),
+            local_addr: addr,
+            video: spec.video.clone(),
+            audio: spec.audio.clone(),
+            candidates_first: spec.candidates_first,
+            scene: false,
+            seed: self.next_seed,
+        };
+        let publisher = Publisher::new(config, self.now);
+        self.publishers.push(PublisherNode { publisher, client: None, addr, spec });
+        index
+    }
+
+    /// A `&scene` / viewer page: offers to newcomers but never sends tracks.
+    pub fn add_scene(&mut self) -> usize {
+        let index = self.add_publisher(PublisherSpec::new("scene", None, None));
+        self.publishers[index].publisher.make_scene();
+        index
+    }
+
+    pub fn publisher_join(&mut self, index: usize) {
+        let client = self.relay.connect();
+        self.publishers[index].client = Some(client);
+        self.publishers[index].publisher.handle_signaling_up(self.now);
+        self.flush();
+    }
+
+    /// Hang up like the web app (data-channel bye) and close the WebSocket.
+    pub fn publisher_leave(&mut self, index: usize) {
+        self.publishers[index].publisher.hang_up(self.now);
+        self.flush();
+        if let Some(client) = self.publishers[index].client.take() {
+            self.relay.disconnect(client);
+        }
+        self.publishers[index].publisher.handle_signaling_down();
+        self.flush();
+    }
+
+    pub fn set_video_muted(&mut self, index: usize, muted: bool) {
+        self.publishers[index].publisher.set_video_muted(muted);
+    }
+
+    pub fn run_for(&mut self, duration: Duration) {
+        let end = self.now + duration;
+        let mut same_instant = 0u32;
+        loop {
+            let next = [
+                self.recorder.next_timeout(),
+                self.net.next_time(),
+                self.signaling.next_time(),
+                self.publishers.iter().filter_map(|p| p.publisher.poll_timeout()).min(),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let Some(next) = next.filter(|t| *t <= end) else {
+                self.now = end;
+                break;
+            };
+            if std::env::var_os("SIM_TRACE").is_some() {
+                eprintln!(
+                    "t={:?} rec={:?} net={:?} sig={:?} pubs={:?}",
+                    next - self.start,
+                    self.recorder.next_timeout().map(|t| t - self.start),
+                    self.net.next_time().map(|t| t - self.start),
+                    self.signaling.next_time().map(|t| t - self.start),
+                    self.publishers.iter().filter_map(|p| p.publisher.poll_timeout()).min().map(|t| t - self.start)
+                );
+            }
+            // A state machine that keeps asking for "now" must not stall virtual time.
+            if next <= self.now {
+                same_instant += 1;
+                if same_instant > 20 {
+                    self.now += Duration::from_millis(1);
+                    same_instant = 0;
+                    if self.now > end {
+                        break;
+                    }
+                }
+            } else {
+                self.now = next;
+                same_instant = 0;
+            }
+            self.step();
+        }
+    }
+
+    fn step(&mut self) {
+        let now = self.now;
+        while let Some((hop, text)) = self.signaling.pop_due(now) {
+            self.deliver_signaling(hop, text);
+        }
+        while let Some(datagram) = self.net.pop_due(now) {
+            self.deliver_datagram(datagram);
+        }
+        self.recorder.handle_timeouts(now);
+        for p in &mut self.publishers {
+            if p.publisher.poll_timeout().is_some_and(|t| t <= now) {
+                p.publisher.handle_timeout(now);
+            }
+        }
+        self.flush();
+    }
+
+    fn deliver_signaling(&mut self, hop: Hop, text: String) {
+        let now = self.now;
+        match hop {
+            Hop::ToRelay(client) => {
+                self.relay.receive(client, &text);
+            }
+            Hop::ToClient(client) => {
+                if self.recorder_client == Some(client) {
+                    self.recorder.room_input(now, RoomInput::SignalingText(text));
+                } else if let Some(p) = self.publishers.iter_mut().find(|p| p.client == Some(client)) {
+                    p.publisher.handle_signaling_text(now, &text);
+                }
+            }
+        }
+    }
+
+    fn deliver_datagram(&mut self, d: Datagram) {
+        let now = self.now;
+        if let Some(p) = self.publishers.iter_mut().find(|p| p.addr == d.destination) {
+            p.publisher.handle_datagram(now, d.source, d.destination, &d.contents);
+        } else {
+            self.recorder.receive(now, d);
+        }
+    }
+
+    /// Moves everything the nodes want to send into the network and signaling queues.
+    fn flush(&mut self) {
+        let now = self.now;
+        let mut hops = Vec::new();
+        if let Some(client) = self.recorder_client {
+            hops.extend(self.recorder.signaling_out.drain(..).map(|t| (Hop::ToRelay(client), t)));
+        } else {
+            self.recorder.signaling_out.clear();
+        }
+        for d in self.recorder.datagrams_out.drain(..) {
+            self.net.send(now, d);
+        }
+        for p in &mut self.publishers {
+            while let Some(output) = p.publisher.poll_output() {
+                match output {
+                    PublisherOutput::SendSignaling(text) => {
+                        if let Some(client) = p.client {
+                            hops.push((Hop::ToRelay(client), text));
+                        }
+                    }
+                    PublisherOutput::Transmit { source, destination, contents } => {
+                        self.net.send(now, Datagram { source, destination, contents })
+                    }
+                }
+            }
+        }
+        while let Some((client, text)) = self.relay.poll_output() {
+            hops.push((Hop::ToClient(client), text));
+        }
+        for (hop, text) in hops {
+            let target = match hop {
+                Hop::ToRelay(c) => (true, c.as_u64()),
+                Hop::ToClient(c) => (false, c.as_u64()),
+            };
+            let at = (now + self.config.signaling_latency).max(self.last_delivery.get(&target).copied().unwrap_or(now));
+            self.last_delivery.insert(target, at);
+            self.signaling.push(at, (hop, text));
+        }
+    }
+
+    /// Frames the recorder core emitted for a stream, per track kind.
+    pub fn frame_counts(&self, stream_id: &str) -> (usize, usize) {
+        let frames = self.recorder.frames.iter().filter(|f| f.stream_id == stream_id);
+        frames.fold((0, 0), |(v, a), f| match f.frame.codec.kind() {
+            TrackKind::Video => (v + 1, a),
+            TrackKind::Audio => (v, a + 1),
+        })
+    }
+
+    /// Distinct connections that delivered frames for a stream, in order of first frame.
+    pub fn sessions_with_frames(&self, stream_id: &str) -> Vec<SessionKey> {
+        let mut keys: Vec<SessionKey> = Vec::new();
+        for f in self.recorder.frames.iter().filter(|f| f.stream_id == stream_id) {
+            if !keys.contains(&f.key) {
+                keys.push(f.key.clone());
+            }
+        }
+        keys
+    }
+}

@@ -1,0 +1,180 @@
+//! The recorder as the simulation drives it: the core `Room` plus one core `Session` per
+//! connection, wired exactly as the tokio shell wires them, minus sockets and tasks.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use roomrec_core::media::{Codec, MediaFrame};
+use roomrec_core::room::{Room, RoomConfig, RoomInput, RoomOutput, SessionCommand, SessionKey, SessionReport};
+use roomrec_core::session::{Session, SessionConfig, SessionInput, SessionOutput};
+
+use super::net::Datagram;
+
+pub struct RecordedFrame {
+    pub stream_id: String,
+    pub key: SessionKey,
+    pub at: Instant,
+    pub frame: MediaFrame,
+}
+
+pub struct SimSession {
+    pub session: Session,
+    pub stream_id: String,
+    pub addr: SocketAddr,
+}
+
+pub struct RecorderNode {
+    pub room: Room,
+    pub sessions: BTreeMap<SessionKey, SimSession>,
+    pub frames: Vec<RecordedFrame>,
+    /// Every session ever started, in order, with its stream id.
+    pub started: Vec<(SessionKey, String)>,
+    pub closed: Vec<(SessionKey, String)>,
+    pub labels: BTreeMap<SessionKey, String>,
+    pub signaling_out: Vec<String>,
+    pub datagrams_out: Vec<Datagram>,
+    ip: IpAddr,
+    next_port: u16,
+    next_seed: u64,
+    video_codecs: Vec<Codec>,
+}
+
+impl RecorderNode {
+    pub fn new(now: Instant, config: RoomConfig, ip: IpAddr, video_codecs: Vec<Codec>) -> RecorderNode {
+        let next_seed = config.seed.wrapping_mul(31).wrapping_add(7);
+        RecorderNode {
+            room: Room::new(config, now),
+            sessions: BTreeMap::new(),
+            frames: Vec::new(),
+            started: Vec::new(),
+            closed: Vec::new(),
+            labels: BTreeMap::new(),
+            signaling_out: Vec::new(),
+            datagrams_out: Vec::new(),
+            ip,
+            next_port: 40_000,
+            next_seed,
+            video_codecs,
+        }
+    }
+
+    pub fn room_input(&mut self, now: Instant, input: RoomInput) {
+        self.room.handle_input(now, input);
+        self.drain_room(now);
+    }
+
+    pub fn receive(&mut self, now: Instant, datagram: Datagram) {
+        let Some(key) = self.sessions.iter().find(|(_, s)| s.addr == datagram.destination).map(|(k, _)| k.clone()) else {
+            return;
+        };
+        let input = SessionInput::Datagram {
+            source: datagram.source,
+            destination: datagram.destination,
+            contents: datagram.contents,
+        };
+        self.session_input(now, &key, input);
+    }
+
+    pub fn next_timeout(&self) -> Option<Instant> {
+        let sessions = self.sessions.values().map(|s| s.session.poll_timeout());
+        sessions.chain(self.room.poll_timeout()).min()
+    }
+
+    pub fn handle_timeouts(&mut self, now: Instant) {
+        if self.room.poll_timeout().is_some_and(|t| t <= now) {
+            self.room.handle_timeout(now);
+            self.drain_room(now);
+        }
+        let due: Vec<SessionKey> =
+            self.sessions.iter().filter(|(_, s)| s.session.poll_timeout() <= now).map(|(k, _)| k.clone()).collect();
+        for key in due {
+            if let Some(s) = self.sessions.get_mut(&key) {
+                s.session.handle_timeout(now);
+            }
+            self.drain_session(now, &key);
+        }
+    }
+
+    fn session_input(&mut self, now: Instant, key: &SessionKey, input: SessionInput) {
+        if let Some(s) = self.sessions.get_mut(key) {
+            s.session.handle_input(now, input);
+        }
+        self.drain_session(now, key);
+    }
+
+    fn drain_room(&mut self, now: Instant) {
+        while let Some(output) = self.room.poll_output() {
+            match output {
+                RoomOutput::SendSignaling(text) => self.signaling_out.push(text),
+                RoomOutput::StartSession(start) => {
+                    let addr = SocketAddr::new(self.ip, self.next_port);
+                    self.next_port += 1;
+                    self.next_seed += 1;
+                    let config = SessionConfig {
+                        key: start.key.clone(),
+                        stream_id: start.stream_id.clone(),
+                        cipher: self.room.secrets().cipher.clone(),
+                        local_addrs: vec![addr],
+                        video_codecs: self.video_codecs.clone(),
+                        audio: true,
+                        video: true,
+                        label: "roomrec".into(),
+                        connect_timeout: Duration::from_secs(10),
+                        seed: self.next_seed,
+                    };
+                    self.started.push((start.key.clone(), start.stream_id.clone()));
+                    match Session::new(now, config, &start.offer_sdp) {
+                        Ok(session) => {
+                            let s = SimSession { session, stream_id: start.stream_id, addr };
+                            self.sessions.insert(start.key.clone(), s);
+                            self.drain_session(now, &start.key);
+                        }
+                        Err(e) => {
+                            let report = SessionReport::Closed { reason: e.to_string() };
+                            self.room.handle_input(now, RoomInput::FromSession(start.key, report));
+                        }
+                    }
+                }
+                RoomOutput::ToSession(key, command) => {
+                    let closing = command == SessionCommand::Close;
+                    self.session_input(now, &key, SessionInput::Command(command));
+                    if closing {
+                        self.sessions.remove(&key);
+                    }
+                }
+            }
+        }
+    }
+
+    fn drain_session(&mut self, now: Instant, key: &SessionKey) {
+        let mut reports = Vec::new();
+        if let Some(s) = self.sessions.get_mut(key) {
+            while let Some(output) = s.session.poll_output() {
+                match output {
+                    SessionOutput::Transmit { source, destination, contents } => {
+                        self.datagrams_out.push(Datagram { source, destination, contents })
+                    }
+                    SessionOutput::Report(report) => reports.push(report),
+                    SessionOutput::Frame(frame) => self.frames.push(RecordedFrame {
+                        stream_id: s.stream_id.clone(),
+                        key: key.clone(),
+                        at: now,
+                        frame,
+                    }),
+                    SessionOutput::Label(label) => {
+                        self.labels.insert(key.clone(), label);
+                    }
+                }
+            }
+        }
+        for report in reports {
+            if let SessionReport::Closed { reason } = &report {
+                self.closed.push((key.clone(), reason.clone()));
+                self.sessions.remove(key);
+            }
+            self.room.handle_input(now, RoomInput::FromSession(key.clone(), report));
+        }
+        self.drain_room(now);
+    }
+}
