@@ -7,7 +7,7 @@ use crate::media::codec;
 use crate::media::frame::Codec;
 use crate::media::mux::{Muxer, TrackSpec};
 use crate::media::ts::TsMuxer;
-use crate::media::webm::WebmMuxer;
+use crate::media::webm::{WebmConfig, WebmMuxer};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Container {
@@ -66,12 +66,18 @@ impl MuxerFactory for DefaultMuxers {
         &mut self,
         container: Container,
         tracks: &[TrackSpec],
-        _meta: &FileMeta,
+        meta: &FileMeta,
         out: &mut Vec<u8>,
     ) -> Box<dyn Muxer> {
         match container {
             Container::Ts => Box::new(TsMuxer::new(tracks, out)),
-            Container::Webm => Box::new(WebmMuxer::new(tracks, out)),
+            Container::Webm => {
+                let config = WebmConfig {
+                    date_utc: Some(meta.start_wall),
+                    ..WebmConfig::default()
+                };
+                Box::new(WebmMuxer::with_config(tracks, config, out))
+            }
         }
     }
 
