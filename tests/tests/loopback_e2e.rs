@@ -1,0 +1,70 @@
+//! End to end over real sockets on 127.0.0.1: `roomrec relay` routing (in-process server), the
+//! recorder shell + core, and synthetic str0m publishers sending real encoded media over UDP.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use roomrec_core::media::Codec;
+use roomrec_core::signaling::{Dialect, Password};
+use roomrec_io_tokio::demo::{publisher_config, recorder_options, spawn_publisher};
+use roomrec_io_tokio::relay::{spawn_relay, RelayDialect};
+use roomrec_io_tokio::run_until;
+use roomrec_tests::probe::{decode_errors, media_files, probe};
+
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+async fn record_three(dialect: Dialect, password: Password) {
+    let dir = tempfile::tempdir().unwrap();
+    let relay_dialect = if dialect == Dialect::Relay { RelayDialect::Relay } else { RelayDialect::Official };
+    let (addr, relay) = spawn_relay(SocketAddr::new(LOOPBACK, 0), relay_dialect).await.unwrap();
+    let server = format!("ws://{addr}");
+
+    // One publisher is there before the recorder, two arrive after it.
+    let early = spawn_publisher(&server, LOOPBACK, publisher_config("alice", Some(Codec::H264), true, dialect, &password))
+        .await
+        .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let options = recorder_options(&server, dir.path().to_path_buf(), dialect, password.clone());
+    let recorder = tokio::spawn(run_until(options, async move {
+        let _ = stopped.await;
+    }));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut publishers = vec![early];
+    for (stream, codec) in [("bob", Codec::Vp8), ("carol", Codec::Vp9)] {
+        let config = publisher_config(stream, Some(codec), true, dialect, &password);
+        publishers.push(spawn_publisher(&server, LOOPBACK, config).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let _ = stop.send(());
+    recorder.await.unwrap().expect("recorder shuts down cleanly");
+    for p in publishers {
+        p.hang_up().await;
+    }
+    relay.abort();
+
+    for (stream, codec) in [("alice", "h264"), ("bob", "vp8"), ("carol", "vp9")] {
+        let files = media_files(dir.path(), &format!("demo_{stream}_"));
+        assert_eq!(files.len(), 1, "{stream}: one file, got {files:?}");
+        let info = probe(&files[0]);
+        let video = info.stream("video").unwrap_or_else(|| panic!("{stream}: no video in {info:?}"));
+        let audio = info.stream("audio").unwrap_or_else(|| panic!("{stream}: no audio in {info:?}"));
+        assert_eq!(video.codec, codec);
+        assert_eq!((video.width, video.height), (Some(320), Some(240)));
+        assert_eq!(audio.codec, "opus");
+        // ~4 s of 30 fps video and 50 packets/s of audio reached the file.
+        assert!(video.frames >= 90, "{stream}: {} video frames", video.frames);
+        assert!(audio.frames >= 150, "{stream}: {} audio frames", audio.frames);
+        let errors = decode_errors(&files[0]);
+        assert!(errors.is_empty(), "{stream}: decode errors: {errors}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_dialect_default_password_over_udp() {
+    record_three(Dialect::Relay, Password::Default).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_dialect_without_password_over_udp() {
+    record_three(Dialect::Official, Password::Disabled).await;
+}
