@@ -365,10 +365,11 @@ impl StreamRecorder {
             stream_id: &self.config.stream_id,
             label: &self.label,
         };
-        self.out
-            .push_back(RecorderOutput::FileInfo(manifest::record(
-                file, event, &ctx,
-            )));
+        let record = manifest::record(file, event, &ctx);
+        if event == manifest::Event::Open {
+            group::log_record("started", &record);
+        }
+        self.out.push_back(RecorderOutput::FileInfo(record));
     }
 
     /// Nanoseconds of `t` on the local timeline (negative before the epoch).

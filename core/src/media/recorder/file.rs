@@ -111,10 +111,6 @@ impl RecFile {
         }
     }
 
-    pub fn id(&self) -> FileId {
-        self.setup.id
-    }
-
     pub fn video_codec(&self) -> Option<Codec> {
         self.setup
             .tracks

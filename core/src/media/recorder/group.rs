@@ -289,12 +289,7 @@ impl StreamRecorder {
                 file.push(pos, h.rtp, h.arrival_ns, h.keyframe, h.data.clone(), now);
             }
         }
-        tracing::info!(
-            file = id.0,
-            ?container,
-            clock = mode.name(),
-            "recording file opened"
-        );
+        tracing::debug!(file = id.0, ?container, clock = mode.name(), "file set up");
         self.groups[g].file = Some(file);
         self.send_info(g, manifest::Event::Open);
     }
@@ -334,12 +329,24 @@ impl StreamRecorder {
             stream_id: &self.config.stream_id,
             label: &self.label,
         };
-        self.out
-            .push_back(RecorderOutput::FileInfo(manifest::record(
-                &file,
-                manifest::Event::Close,
-                &ctx,
-            )));
-        tracing::info!(file = file.id().0, "recording file finalized");
+        let record = manifest::record(&file, manifest::Event::Close, &ctx);
+        log_record("finished", &record);
+        self.out.push_back(RecorderOutput::FileInfo(record));
     }
+}
+
+/// One line per file event a user wants to see: which file, whose stream, what is in it.
+pub(super) fn log_record(what: &str, record: &serde_json::Value) {
+    let text = |k: &str| record[k].as_str().unwrap_or("-").to_string();
+    tracing::info!(
+        file = %text("file"),
+        stream = %text("stream_id"),
+        video = %text("video_codec"),
+        audio = %text("audio_codec"),
+        clock = %text("clock"),
+        video_frames = record["frames"]["video"].as_u64().unwrap_or(0),
+        audio_frames = record["frames"]["audio"].as_u64().unwrap_or(0),
+        duration_ms = record["duration_ms"].as_u64().unwrap_or(0),
+        "recording {what}"
+    );
 }
