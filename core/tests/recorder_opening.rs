@@ -51,7 +51,12 @@ fn av_file_starts_at_keyframe_with_audio_from_one_frame_before() {
         ),
         (Codec::Opus, 2, 48_000)
     );
-    assert!(f.frames[0].keyframe && f.frames[0].track == 0 && f.frames[0].pts_ns == 0);
+    // The timeline starts at the audio packet covering the keyframe instant (480 ms); the first
+    // video frame is the keyframe, 20 ms later, as the sender captured them.
+    assert_eq!(f.frames[0].pts_ns, 0);
+    let first_video = f.track_frames(0)[0];
+    assert!(first_video.keyframe);
+    assert_eq!(first_video.pts_ns, 20_000_000);
     let ac = audio_caps(f);
     assert_eq!(
         ac[0], 480.0,

@@ -217,3 +217,24 @@ fn resolution_change_continues_the_file_and_is_recorded() {
     );
     assert_eq!(last["frames"]["video"], 60);
 }
+
+/// Audio that starts just before the keyframe must not be pulled onto pts 0 on top of the next
+/// packet: overlapping Opus packets make decoders emit non-monotonic timestamps.
+#[test]
+fn audio_just_before_the_keyframe_never_overlaps_the_next_packet() {
+    for lead_ms in [1.0, 7.0, 13.0, 19.0] {
+        let mut sim = Sim::new(config("cam"));
+        let v = Src::video("0", Codec::Vp8);
+        let a = Src::audio("1");
+        let mut ev = v.video_run(&sim, lead_ms, 3000.0, true, 1000.0);
+        ev.extend(a.audio_run(&sim, 0.0, 3000.0));
+        sim.run(ev);
+        sim.finish(3100.0);
+        let f = &sim.files()[0];
+        let audio: Vec<f64> = f.track_frames(f.audio().unwrap()).iter().map(|w| w.pts_ns as f64 / 1e6).collect();
+        for pair in audio.windows(2) {
+            assert!(pair[1] - pair[0] >= 19.5, "lead {lead_ms} ms: audio packets at {pair:?} overlap");
+        }
+        assert!(max_sync_error(f) <= VIDEO_FRAME_MS, "lead {lead_ms} ms");
+    }
+}

@@ -151,10 +151,14 @@ impl RecFile {
         };
         let raw = track.mapping.map(rtp, arrival_ns) - self.setup.t0;
         let pts = match track.last_pts {
-            // A frame starting up to one frame before pts 0 still covers the start (audio).
-            None if raw < -i128::from(track.frame_ns) => return false,
-            None => raw.max(0),
-            // Small steps back (reordering, sender clock slew) never make pts decrease.
+            // The timeline starts at the earliest frame that belongs in the file; anything before
+            // it would overlap what follows (decoders then emit non-monotonic timestamps).
+            None if raw < 0 => return false,
+            None => raw,
+            // An audio packet at or before the previous one is a duplicate or arrived out of
+            // order: writing it would overlap its neighbour, so it is dropped.
+            Some(last) if track.kind == TrackKind::Audio && raw <= i128::from(last) => return false,
+            // Small steps back of video (sender clock slew) never make pts decrease.
             Some(last) => raw.max(i128::from(last)),
         };
         let Ok(pts) = u64::try_from(pts) else {
