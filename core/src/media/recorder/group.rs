@@ -306,7 +306,8 @@ impl StreamRecorder {
             file.push(0, h.rtp, h.arrival_ns, h.keyframe, h.data.clone(), now);
         }
         if let Some(pos) = audio.and_then(|a| file.position_of(a)) {
-            for &(_, i) in &held_audio {
+            // Earlier held audio stays out entirely (not even mapped: mapping has state).
+            for &(_, i) in held_audio.iter().filter(|(t, _)| *t >= t0) {
                 let h = &self.groups[g].ring[i];
                 file.push(pos, h.rtp, h.arrival_ns, h.keyframe, h.data.clone(), now);
             }
