@@ -18,7 +18,7 @@ use super::frame::Codec;
 /// - Opus: every packet.
 pub fn is_keyframe(codec: Codec, data: &[u8]) -> bool {
     match codec {
-        Codec::H264 => h264::is_idr(data),
+        Codec::H264 => h264::is_decodable_idr(data),
         Codec::Vp8 => vpx::vp8_is_keyframe(data),
         Codec::Vp9 => vpx::vp9_is_keyframe(data),
         Codec::Av1 => av1::is_keyframe(data),

@@ -70,6 +70,21 @@ pub fn is_idr(data: &[u8]) -> bool {
     nal_units(data).any(|nal| nal_type(nal) == NAL_IDR)
 }
 
+/// An IDR a decoder can start from: it carries its SPS and PPS (WebRTC senders put them before
+/// every IDR; when loss took them, the IDR alone is undecodable).
+pub fn is_decodable_idr(data: &[u8]) -> bool {
+    let (mut idr, mut sps, mut pps) = (false, false, false);
+    for nal in nal_units(data) {
+        match nal_type(nal) {
+            NAL_IDR => idr = true,
+            NAL_SPS => sps = true,
+            NAL_PPS => pps = true,
+            _ => {}
+        }
+    }
+    idr && sps && pps
+}
+
 /// Whether a VCL NAL unit's slice starts a new picture (first_mb_in_slice == 0).
 pub fn is_first_slice(nal: &[u8]) -> bool {
     // first_mb_in_slice is ue(v) right after the 1-byte header: value 0 is the single bit '1'.
@@ -216,5 +231,20 @@ mod tests {
             unescape_rbsp(&[0x67, 0, 0, 3, 1, 0, 0, 3]),
             vec![0x67, 0, 0, 1, 0, 0]
         );
+    }
+}
+
+#[cfg(test)]
+mod decodable_idr_tests {
+    use super::*;
+
+    #[test]
+    fn idr_without_parameter_sets_is_not_a_starting_point() {
+        let nal = |t: u8| [0u8, 0, 0, 1, t, 0x88, 0x84].to_vec();
+        let full: Vec<u8> = [nal(7), nal(8), nal(5)].concat();
+        let bare = nal(5);
+        assert!(is_decodable_idr(&full));
+        assert!(is_idr(&bare) && !is_decodable_idr(&bare));
+        assert!(!is_decodable_idr(&[nal(7), nal(8), nal(1)].concat()));
     }
 }
