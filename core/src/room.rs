@@ -232,9 +232,21 @@ impl Room {
         }
         self.members.insert(peer.clone(), stream_id.clone());
         let Some(stream) = stream_id else { return };
-        if self.wants_play(&stream) {
+        if self.wants_play(&stream) || self.held_by_other_peer(&peer, &stream) {
             self.send_play(now, &stream);
         }
+    }
+
+    /// A peer announces a stream that is connected from another peer id: that one left without a
+    /// word (crash, reload; the relay dialect announces nobody leaving), so ask the newcomer
+    /// rather than wait for ICE to notice. Its offer replaces the old connection.
+    fn held_by_other_peer(&self, peer: &str, wire_stream: &str) -> bool {
+        if self.shutting_down || !self.is_wanted(wire_stream) {
+            return false;
+        }
+        let stream = self.secrets.strip_stream_id(wire_stream);
+        let mut holders = self.connections.iter().filter(|(_, c)| c.stream_id == stream);
+        holders.clone().next().is_some() && holders.all(|(k, _)| k.peer != peer)
     }
 
     /// Ask for a stream only when nobody is connected for it: a second `play` makes the publisher
