@@ -105,7 +105,13 @@ impl ViewerConn {
         vec![json!({"candidate": cand, "sdpMid": "0", "sdpMLineIndex": 0})]
     }
 
-    pub fn accept_answer(&mut self, now: Instant, sdp: &str, out: &mut VecDeque<PublisherOutput>) {
+    /// `first`: the answer came on the WebSocket, so it can only be for the first offer (a late
+    /// duplicate must not consume a re-offer that is pending on the data channel).
+    pub fn accept_answer(&mut self, now: Instant, sdp: &str, first: bool, out: &mut VecDeque<PublisherOutput>) {
+        if first != (self.answers == 0) {
+            tracing::debug!("publisher: answer in the wrong state ignored");
+            return;
+        }
         let Some(pending) = self.pending.take() else { return };
         match SdpAnswer::from_sdp_string(sdp) {
             Ok(answer) => {

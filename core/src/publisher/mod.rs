@@ -144,7 +144,7 @@ impl Publisher {
             PublisherIncoming::Answer { viewer, session, sdp } => {
                 if let Some(c) = self.conn_mut(&viewer, Some(&session)) {
                     let mut out = VecDeque::new();
-                    c.accept_answer(now, &sdp, &mut out);
+                    c.accept_answer(now, &sdp, true, &mut out);
                     self.out.extend(out);
                 }
             }
@@ -269,6 +269,15 @@ impl Publisher {
         self.answers_of_closed + self.conns.iter().map(|c| c.answers).sum::<u32>()
     }
 
+    /// Send a raw text on every open data channel (tests: unusual or hostile peers).
+    pub fn send_data_channel(&mut self, now: Instant, text: &str) {
+        let mut out = VecDeque::new();
+        for c in self.conns.iter_mut().filter(|c| !c.closed) {
+            c.send_control(now, text, &mut out);
+        }
+        self.out.extend(out);
+    }
+
     /// (viewer, session) of every open connection.
     pub fn sessions(&self) -> Vec<(String, String)> {
         self.conns.iter().filter(|c| !c.closed).map(|c| (c.viewer.clone(), c.session.clone())).collect()
@@ -341,7 +350,7 @@ impl Publisher {
                 }
                 let answer = self.wire.unseal(&msg, "description");
                 if let Some(sdp) = answer.as_ref().and_then(|d| d.get("sdp")).and_then(Value::as_str) {
-                    self.conns[i].accept_answer(now, sdp, &mut out);
+                    self.conns[i].accept_answer(now, sdp, false, &mut out);
                 }
             }
             ConnEvent::Ping(v) => self.conns[i].send_control(now, &json!({"pong": v}).to_string(), &mut out),

@@ -13,10 +13,12 @@ use roomrec_io_tokio::relay::routing::{ClientId, Relay};
 use roomrec_io_tokio::relay::RelayDialect;
 
 mod control;
+pub mod hostile;
 pub mod net;
 pub mod observe;
 pub mod recorder;
 pub mod scenario;
+pub mod strategy;
 pub mod wire;
 
 use net::{Datagram, Impairment, Network, Scheduled, SignalingDice, SignalingImpairment};

@@ -1,7 +1,11 @@
 //! Watches everything the recorder core emits during a simulation: keeps a normalized event log
 //! (its digest proves that the same seed gives the same run) and checks the invariants the
 //! property tests assert. Violations are collected, not panicked on, so a failing property
-//! reports all of them with the scenario that caused them.
+//! reports all of them with the scenario that caused them. Each violation starts with the letter
+//! of the property it breaks:
+//! (a) candidates reach the connection of their (peer, session) and no other;
+//! (b) answers go to the peer and session of a live offer, sealed like it;
+//! (c) never two live connections for one stream.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::BTreeMap;
@@ -97,8 +101,12 @@ impl Observer {
         }
     }
 
-    fn violation(&mut self, now: Instant, what: String) {
-        let what = format!("t={}ms: {what}", (now - self.start).as_millis());
+    /// `property`: the letter of the property it breaks (see the module docs of `observe`).
+    fn violation(&mut self, property: char, now: Instant, what: String) {
+        let what = format!(
+            "({property}) t={}ms: {what}",
+            (now - self.start).as_millis()
+        );
         if self.violations.len() < 50 {
             self.violations.push(what);
         }
@@ -162,10 +170,12 @@ impl Observer {
                 self.record(now, line);
                 match self.offers.get(&start.key) {
                     None => self.violation(
+                        'b',
                         now,
                         format!("session {} started without an offer", start.key),
                     ),
                     Some(enc) if *enc != start.encrypted => self.violation(
+                        'b',
                         now,
                         format!(
                             "session {} encrypted={} but its offer was {enc}",
@@ -200,12 +210,14 @@ impl Observer {
                 if !right {
                     let from = format!("{peer}/{}", session.as_deref().unwrap_or("-"));
                     self.violation(
+                        'a',
                         now,
                         format!("candidates of {from} routed to connection {key}"),
                     );
                 }
                 if candidates != cands {
                     self.violation(
+                        'a',
                         now,
                         format!(
                             "candidates changed on the way to {key}: {candidates:?} -> {cands:?}"
@@ -230,12 +242,13 @@ impl Observer {
                     match found {
                         Some(d) => d.routed = true,
                         None => {
-                            self.violation(now, format!("candidate {cand:?} given to {key} at its offer never arrived for it"))
+                            self.violation('a', now, format!("candidate {cand:?} given to {key} at its offer never arrived for it"))
                         }
                     }
                 }
             }
             other => self.violation(
+                'a',
                 now,
                 format!("candidates sent to {key} while handling {other:?}"),
             ),
@@ -266,12 +279,14 @@ impl Observer {
                 if !matches!(&self.cause, Cause::Report(k) if *k == key) {
                     let cause = self.cause.clone();
                     self.violation(
+                        'b',
                         now,
                         format!("answer for {key} sent while handling {cause:?}"),
                     );
                 }
                 let Some(i) = self.live_session(&key) else {
                     self.violation(
+                        'b',
                         now,
                         format!("answer for {key}, which is not a live connection"),
                     );
@@ -279,6 +294,7 @@ impl Observer {
                 };
                 if self.offers.get(&key) != Some(encrypted) {
                     self.violation(
+                        'b',
                         now,
                         format!("answer for {key} encrypted={encrypted}, unlike its offer"),
                     );
@@ -286,18 +302,23 @@ impl Observer {
                 let port = self.sessions[i].addr.port();
                 if !candidate_ports(sdp).contains(&port) {
                     self.violation(
+                        'b',
                         now,
                         format!("answer for {key} does not carry its own candidate (port {port})"),
                     );
                 }
                 self.sessions[i].answers += 1;
                 if self.sessions[i].answers > 1 {
-                    self.violation(now, format!("second answer for {key}"));
+                    self.violation('b', now, format!("second answer for {key}"));
                 }
             }
             Seen::Unreadable => {
                 self.record(now, format!("send {text}"));
-                self.violation(now, format!("recorder sent an unreadable message: {text}"));
+                self.violation(
+                    'b',
+                    now,
+                    format!("recorder sent an unreadable message: {text}"),
+                );
             }
             other => self.record(now, format!("send {other:?}")),
         }
@@ -319,6 +340,7 @@ impl Observer {
             .collect();
         if !others.is_empty() {
             self.violation(
+                'c',
                 now,
                 format!("connection {key} for {stream:?} started while {others:?} live"),
             );
@@ -373,6 +395,7 @@ impl Observer {
             .collect();
         if !others.is_empty() {
             self.violation(
+                'c',
                 now,
                 format!("frame from {key} for {stream:?} while {others:?} also live"),
             );
@@ -401,7 +424,7 @@ impl Observer {
             }
         }
         for m in missing {
-            self.violation(now, m);
+            self.violation('a', now, m);
         }
     }
 }

@@ -65,6 +65,7 @@ impl RecorderNode {
         let view = WireView {
             dialect,
             own_id: room.own_id().to_string(),
+            room_wire: room.secrets().room_wire.clone(),
             cipher: room.secrets().cipher.clone(),
         };
         RecorderNode {

@@ -10,6 +10,7 @@ use roomrec_core::media::Codec;
 use roomrec_core::publisher::Track;
 use roomrec_core::signaling::{Dialect, Password};
 
+use super::hostile::Hostile;
 use super::net::{Impairment, SignalingImpairment};
 use super::{PublisherNode, PublisherSpec, Sim, SimConfig};
 use crate::synthetic::{audio_track, fixture_audio, fixture_video, video_track, video_track_sized};
@@ -105,6 +106,8 @@ pub struct Scenario {
     pub participants: Vec<Participant>,
     /// In time order (the builder keeps them sorted; equal times keep their order).
     pub steps: Vec<Step>,
+    /// Hostile or malformed input, in time order.
+    pub hostile: Vec<Hostile>,
     pub duration: Duration,
 }
 
@@ -118,6 +121,7 @@ impl Scenario {
             signaling: SignalingImpairment::default(),
             participants: Vec::new(),
             steps: Vec::new(),
+            hostile: Vec::new(),
             duration: Duration::from_secs(10),
         }
     }
@@ -173,10 +177,28 @@ impl Scenario {
         let mut sim = Sim::new(config);
         setup(&mut sim);
         let mut runner = Runner::new(self);
-        for step in &self.steps {
-            let at = Duration::from_millis(step.at_ms).min(self.duration);
+        let (mut steps, mut hostile) =
+            (self.steps.iter().peekable(), self.hostile.iter().peekable());
+        loop {
+            // Steps first when both are due at the same time.
+            let step_first = match (steps.peek(), hostile.peek()) {
+                (Some(s), Some(h)) => s.at_ms <= h.at_ms,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            let at_ms = if step_first {
+                steps.peek().unwrap().at_ms
+            } else {
+                hostile.peek().unwrap().at_ms
+            };
+            let at = Duration::from_millis(at_ms).min(self.duration);
             sim.run_for(at.saturating_sub(sim.elapsed()));
-            runner.apply(&mut sim, step.action);
+            if step_first {
+                runner.apply(&mut sim, steps.next().unwrap().action);
+            } else {
+                hostile.next().unwrap().input.apply(&mut sim, &runner.node);
+            }
         }
         sim.run_for(self.duration.saturating_sub(sim.elapsed()));
         let violations = sim.finish();
@@ -253,7 +275,7 @@ impl Outcome {
             .iter()
             .filter(|p| self.longest_overlap(p) >= settle)
             .filter(|p| self.frames_from(&p.peer, p.from, p.until.unwrap_or(self.end)) == 0)
-            .map(|p| format!("{p:?} never recorded"))
+            .map(|p| format!("(d) {p:?} never recorded"))
             .collect()
     }
 
@@ -276,7 +298,20 @@ impl Outcome {
             .iter()
             .filter(|p| p.until.is_none())
             .filter(|p| self.frames_from(&p.peer, self.end - recent, self.end) == 0)
-            .map(|p| format!("{p:?} not being recorded at the end"))
+            .map(|p| format!("(d) {p:?} not being recorded at the end"))
+            .collect()
+    }
+
+    /// The problems that break the given properties (letters, e.g. "abc").
+    pub fn problems_of(
+        &self,
+        properties: &str,
+        settle: Duration,
+        quiet_since: Duration,
+    ) -> Vec<String> {
+        let all = self.problems(settle, quiet_since);
+        all.into_iter()
+            .filter(|p| properties.chars().any(|c| p.starts_with(&format!("({c})"))))
             .collect()
     }
 

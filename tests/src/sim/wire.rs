@@ -42,6 +42,8 @@ pub enum Seen {
 pub struct WireView {
     pub dialect: Dialect,
     pub own_id: String,
+    /// The room as it appears on the wire (relay dialect messages carry it).
+    pub room_wire: String,
     pub cipher: Option<Cipher>,
 }
 
@@ -51,14 +53,33 @@ impl WireView {
         let Some(obj) = parse(text) else {
             return Seen::Unreadable;
         };
+        let Ok(uuid) = opt(&obj, "UUID") else {
+            return Seen::Unreadable;
+        };
         let peer = match self.dialect {
             Dialect::Relay => {
-                if str_field(&obj, "UUID").is_some_and(|u| u != self.own_id) {
+                // Only the relay dialect names the sender in `from`.
+                let Ok(from) = opt(&obj, "from") else {
+                    return Seen::Unreadable;
+                };
+                if uuid.is_some_and(|u| u != self.own_id) {
                     return Seen::Other("addressed to someone else".into());
                 }
-                str_field(&obj, "from")
+                match obj.get("roomid") {
+                    None | Some(Value::Null) => {}
+                    Some(Value::String(r)) if *r == self.room_wire => {}
+                    Some(Value::Number(n)) if n.to_string() == self.room_wire => {}
+                    Some(Value::String(_) | Value::Number(_)) => {
+                        return Seen::Other("another room".into())
+                    }
+                    Some(_) => return Seen::Unreadable,
+                }
+                if from.as_deref() == Some(self.own_id.as_str()) {
+                    return Seen::Other("our own message".into());
+                }
+                from
             }
-            Dialect::Official => str_field(&obj, "UUID"),
+            Dialect::Official => uuid,
         };
         self.read(&obj, peer)
     }
@@ -68,51 +89,65 @@ impl WireView {
         let Some(obj) = parse(text) else {
             return Seen::Unreadable;
         };
-        let peer = str_field(&obj, "UUID");
-        self.read(&obj, peer)
+        match opt(&obj, "UUID") {
+            Ok(peer) => self.read(&obj, peer),
+            Err(()) => Seen::Unreadable,
+        }
     }
 
+    /// Reads a message the way the protocol defines it; anything with a field of the wrong type
+    /// is `Unreadable` (a receiver must ignore it as a whole).
     fn read(&self, obj: &Map<String, Value>, peer: Option<String>) -> Seen {
-        let session = str_field(obj, "session");
-        match obj.get("request").and_then(Value::as_str) {
-            Some("joinroom") => {
-                let peer = peer.or_else(|| str_field(obj, "from"));
-                return Seen::JoinRoom {
-                    peer,
-                    stream: str_field(obj, "streamID"),
+        // Fields are only judged where the message kind uses them.
+        let stream = || opt(obj, "streamID");
+        match obj.get("request") {
+            Some(Value::String(r)) if r == "joinroom" => {
+                let from = opt(obj, "from").ok().flatten();
+                return match stream() {
+                    Ok(stream) => Seen::JoinRoom {
+                        peer: peer.or(from),
+                        stream,
+                    },
+                    Err(()) => Seen::Unreadable,
                 };
             }
-            Some("play") => match str_field(obj, "streamID") {
-                Some(stream) => return Seen::Play { stream },
-                None => return Seen::Other("play without streamID".into()),
-            },
-            Some(other) => return Seen::Other(format!("request {other}")),
+            Some(Value::String(r)) if r == "play" => {
+                return match stream() {
+                    Ok(Some(stream)) => Seen::Play { stream },
+                    _ => Seen::Other("play without streamID".into()),
+                };
+            }
+            Some(Value::String(other)) => return Seen::Other(format!("request {other}")),
+            Some(_) => return Seen::Unreadable,
             None => {}
         }
+        let Ok(session) = opt(obj, "session") else {
+            return Seen::Unreadable;
+        };
         if obj.contains_key("description") {
             let Some((desc, encrypted)) = self.open(obj, "description") else {
                 return Seen::Unreadable;
             };
-            let kind = desc
-                .get("type")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            let sdp = desc
-                .get("sdp")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
+            let (Some(kind), Some(sdp)) = (
+                desc.get("type").and_then(Value::as_str),
+                desc.get("sdp").and_then(Value::as_str),
+            ) else {
+                return Seen::Unreadable;
+            };
             let (Some(peer), Some(session)) = (peer, session) else {
                 return Seen::Other(format!("{kind} without peer or session"));
             };
-            return match kind.as_str() {
-                "offer" => Seen::Offer {
-                    peer,
-                    session,
-                    stream: str_field(obj, "streamID"),
-                    encrypted,
-                    sdp,
+            let sdp = sdp.to_string();
+            return match kind {
+                "offer" => match stream() {
+                    Ok(stream) => Seen::Offer {
+                        peer,
+                        session,
+                        stream,
+                        encrypted,
+                        sdp,
+                    },
+                    Err(()) => Seen::Unreadable,
                 },
                 "answer" => Seen::Answer {
                     peer,
@@ -132,14 +167,15 @@ impl WireView {
             let Some((value, _)) = self.open(obj, field) else {
                 return Seen::Unreadable;
             };
-            let list = match value {
-                Value::Array(list) => list,
-                single => vec![single],
+            let Some(candidates) = candidate_lines(&value) else {
+                return Seen::Unreadable;
             };
-            let candidates = list.iter().filter_map(candidate_text).collect();
             let Some(peer) = peer else {
                 return Seen::Other("candidates without peer".into());
             };
+            if candidates.is_empty() {
+                return Seen::Other("no candidates".into());
+            }
             return Seen::Candidates {
                 peer,
                 session,
@@ -149,14 +185,15 @@ impl WireView {
         Seen::Other(Value::Object(obj.clone()).to_string())
     }
 
-    /// The field's value, decrypted when it is ciphertext; and whether it was.
+    /// The field's value, decrypted when it is ciphertext (a string with a `vector`); and
+    /// whether it was.
     fn open(&self, obj: &Map<String, Value>, field: &str) -> Option<(Value, bool)> {
-        match (obj.get(field)?, obj.get("vector").and_then(Value::as_str)) {
-            (Value::String(hex), Some(iv)) => {
+        match (obj.get(field)?, obj.get("vector")) {
+            (Value::String(hex), Some(Value::String(iv))) => {
                 let plain = self.cipher.as_ref()?.decrypt(hex, iv).ok()?;
                 Some((serde_json::from_str(&plain).ok()?, true))
             }
-            (Value::String(_), None) => None,
+            (Value::String(_), _) => None,
             (value, _) => Some((value.clone(), false)),
         }
     }
@@ -169,19 +206,41 @@ fn parse(text: &str) -> Option<Map<String, Value>> {
     }
 }
 
-fn str_field(obj: &Map<String, Value>, key: &str) -> Option<String> {
-    obj.get(key).and_then(Value::as_str).map(str::to_string)
+/// An optional string field: absent or null is None, another type is an error.
+fn opt(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, ()> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(()),
+    }
 }
 
-/// The candidate line of an RTCIceCandidate JSON (or a bare string), without `a=`.
-pub fn candidate_text(value: &Value) -> Option<String> {
-    let text = match value {
-        Value::String(s) => s.as_str(),
-        Value::Object(o) => o.get("candidate")?.as_str()?,
+/// The candidate lines of an RTCIceCandidateInit or an array of them (entries with an empty line
+/// end gathering and carry none); None when an entry is malformed.
+pub fn candidate_lines(value: &Value) -> Option<Vec<String>> {
+    let list = match value {
+        Value::Array(items) => items.as_slice(),
+        Value::Object(_) => std::slice::from_ref(value),
         _ => return None,
     };
-    let text = text.trim();
-    Some(text.strip_prefix("a=").unwrap_or(text).to_string())
+    let mut lines = Vec::new();
+    for item in list {
+        let obj = item.as_object()?;
+        opt(obj, "sdpMid").ok()?;
+        opt(obj, "usernameFragment").ok()?;
+        match obj.get("sdpMLineIndex") {
+            None | Some(Value::Null) => {}
+            Some(n) => {
+                u32::try_from(n.as_u64()?).ok()?;
+            }
+        }
+        let line = opt(obj, "candidate").ok()?.unwrap_or_default();
+        let line = line.trim();
+        if !line.is_empty() {
+            lines.push(line.strip_prefix("a=").unwrap_or(line).to_string());
+        }
+    }
+    Some(lines)
 }
 
 /// SDP without what differs between identical runs (DTLS fingerprints come from fresh
