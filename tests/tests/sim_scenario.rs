@@ -276,3 +276,60 @@ fn same_seed_same_event_sequence() {
     other.seed += 1;
     assert_ne!(other.run().digest, a.digest, "the seed matters");
 }
+
+/// Found by `every_publisher_gets_recorded` under signaling duplication: a late duplicate of an
+/// offer whose connection the room had already replaced started that dead session again and
+/// closed the live one (10 s without recording, then a `play` retry).
+#[test]
+fn late_duplicate_of_a_replaced_offer_is_ignored() {
+    use roomrec_tests::sim::wire::Seen;
+    use roomrec_tests::sim::{PublisherSpec, Sim, SimConfig};
+    use roomrec_tests::synthetic::{audio_track, video_track};
+    let mut sim = Sim::new(SimConfig::new(Dialect::Relay, Password::Default, 81));
+    sim.recorder.observer.keep_log = true;
+    let alice = sim.add_publisher(PublisherSpec::new(
+        "alice",
+        Some(video_track(Codec::Vp8, 4, 30)),
+        Some(audio_track(4)),
+    ));
+    sim.publisher_join(alice);
+    sim.recorder_connect();
+    sim.run_for(secs(2.0));
+    // The recorder's signaling reconnects: the publisher offers again with a new session, which
+    // replaces the first connection.
+    sim.recorder_disconnect();
+    sim.recorder_connect();
+    sim.run_for(secs(2.0));
+    let observer = &sim.recorder.observer;
+    let first_offer = observer
+        .received
+        .iter()
+        .find(|(_, text)| matches!(observer.view.incoming(text), Seen::Offer { .. }))
+        .map(|(_, text)| text.clone())
+        .unwrap();
+    let live = sim.sessions_with_frames("alice");
+    assert_eq!(
+        live.len(),
+        2,
+        "recorded on the first and then the second connection"
+    );
+    sim.inject_signaling(first_offer);
+    sim.run_for(secs(3.0));
+    let start = sim.now - secs(2.0);
+    let recent = sim
+        .recorder
+        .frames
+        .iter()
+        .filter(|f| f.at >= start && f.key == live[1])
+        .count();
+    assert!(
+        recent > 100,
+        "the live connection keeps recording ({recent} frames)"
+    );
+    assert_eq!(
+        sim.recorder.started.len(),
+        2,
+        "no connection for the stale offer"
+    );
+    assert!(sim.finish().is_empty());
+}

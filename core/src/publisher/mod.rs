@@ -278,11 +278,6 @@ impl Publisher {
         self.out.extend(out);
     }
 
-    /// (viewer, session) of every open connection.
-    pub fn sessions(&self) -> Vec<(String, String)> {
-        self.conns.iter().filter(|c| !c.closed).map(|c| (c.viewer.clone(), c.session.clone())).collect()
-    }
-
     /// Frames handed to str0m so far, over all connections and tracks.
     pub fn frames_sent(&self) -> u64 {
         self.conns.iter().map(|c| c.frames_sent()).sum()

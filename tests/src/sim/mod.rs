@@ -1,5 +1,17 @@
 //! Deterministic in-memory simulation: fake publishers (str0m), the pure relay routing in either
-//! dialect and the recorder core, on virtual time. Same seed, same run.
+//! dialect and the recorder core, on virtual time. Same seed, same run (see
+//! `net::Impairment::spare_dtls_handshake` for the one source of randomness str0m does not let
+//! us seed).
+//!
+//! - [`scenario`]: the scenario language (participants, steps at times, impairments) and its
+//!   outcome (presences, frames, violations, digest); [`strategy`] generates scenarios for proptest.
+//! - [`observe`]: checks every output of the recorder core against the properties and keeps a
+//!   digest of them; [`wire`] is the test's own reading of signaling texts.
+//! - [`net`]: datagrams and signaling hops with seeded loss, jitter, duplication and reordering.
+//! - [`hostile`]: malformed and hostile input injected into a running simulation.
+//!
+//! Debugging a run: `SIM_TRACE=1` prints every step's timers; `observer.keep_log = true` keeps
+//! the event log; `net.trace = Some(vec![])` logs every datagram sent.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

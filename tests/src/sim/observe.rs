@@ -58,6 +58,8 @@ pub struct Observer {
     /// Keep every log line (for diffing two runs); the digest is always kept.
     pub keep_log: bool,
     pub log: Vec<String>,
+    /// With `keep_log`: every signaling text given to the room, with its time.
+    pub received: Vec<(Instant, String)>,
     hasher: DefaultHasher,
     pub events: u64,
     pub violations: Vec<String>,
@@ -77,6 +79,7 @@ impl Observer {
             start,
             keep_log: false,
             log: Vec::new(),
+            received: Vec::new(),
             hasher: DefaultHasher::new(),
             events: 0,
             violations: Vec::new(),
@@ -118,6 +121,9 @@ impl Observer {
 
     /// A signaling text is handed to the room.
     pub fn signaling_in(&mut self, now: Instant, text: &str) {
+        if self.keep_log {
+            self.received.push((now, text.to_string()));
+        }
         let seen = self.view.incoming(text);
         match &seen {
             Seen::Candidates {
