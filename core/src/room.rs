@@ -105,6 +105,8 @@ pub struct Room {
     /// Peer id -> wire stream id (None: member that does not publish).
     members: BTreeMap<String, Option<String>>,
     connections: BTreeMap<SessionKey, Connection>,
+    /// Recently ended connections: a late duplicate of their offer must not start them again.
+    ended: VecDeque<SessionKey>,
     early_candidates: CandidateQueue,
     plays: Plays,
     out: VecDeque<RoomOutput>,
@@ -130,6 +132,7 @@ impl Room {
             shutting_down: false,
             members: BTreeMap::new(),
             connections: BTreeMap::new(),
+            ended: VecDeque::new(),
             early_candidates: CandidateQueue::new(now),
             plays: Plays::default(),
             out: VecDeque::new(),
@@ -303,6 +306,10 @@ impl Room {
             tracing::debug!(session = %key, "duplicate offer for a live session ignored");
             return;
         }
+        if self.ended.contains(&key) {
+            tracing::debug!(session = %key, "offer for a session that already ended ignored");
+            return;
+        }
         let stream_id = self.secrets.strip_stream_id(&wire_stream).to_string();
         // A newer session from the same peer, or the same stream from a rejoined peer, replaces the
         // old connection: a stream is never recorded by two connections at once.
@@ -373,6 +380,7 @@ impl Room {
             }
             SessionReport::Closed { reason } => {
                 let Some(conn) = self.connections.remove(&key) else { return };
+                self.remember_ended(key.clone());
                 tracing::info!(session = %key, stream = %conn.stream_id, "connection ended: {reason}");
                 // The publisher is still here: ask again after a pause (it may also offer by itself).
                 if let Some(Some(stream)) = self.members.get(&key.peer).cloned() {
@@ -386,8 +394,16 @@ impl Room {
 
     fn close_connection(&mut self, key: &SessionKey) {
         if self.connections.remove(key).is_some() {
+            self.remember_ended(key.clone());
             self.out.push_back(RoomOutput::ToSession(key.clone(), SessionCommand::Close));
         }
+    }
+
+    fn remember_ended(&mut self, key: SessionKey) {
+        if self.ended.len() >= MAX_ENDED {
+            self.ended.pop_front();
+        }
+        self.ended.push_back(key);
     }
 
     fn send(&mut self, msg: &Outgoing<'_>) {
@@ -400,6 +416,9 @@ impl Room {
         self.out.push_back(RoomOutput::SendSignaling(message::encode(&self.ctx, msg, iv)));
     }
 }
+
+/// How many ended sessions to remember (session ids are random; a publisher never reuses one).
+const MAX_ENDED: usize = 1024;
 
 /// How long to wait for an offer after `play` before asking again.
 pub(crate) const PLAY_RETRY: Duration = Duration::from_secs(10);
