@@ -333,3 +333,25 @@ fn late_duplicate_of_a_replaced_offer_is_ignored() {
     );
     assert!(sim.finish().is_empty());
 }
+
+/// A publisher that closes its peer connection without a data-channel bye (a browser's
+/// `pc.close()` sends DTLS close_notify): here the official server tells it the recorder left
+/// when the recorder's WebSocket drops. The recorder must notice and ask again once back.
+#[test]
+fn publisher_closing_its_connection_is_noticed() {
+    let scenario = one_publisher(Dialect::Official, Media::Synthetic(Codec::Vp8), 91)
+        .at(3_000, RecorderDown)
+        .at(3_500, RecorderUp)
+        .duration(secs(8.0));
+    let outcome = scenario.run();
+    assert!(outcome.violations.is_empty(), "{:#?}", outcome.violations);
+    let closed = &outcome.sim.recorder.closed;
+    assert_eq!(closed.len(), 1, "the first connection ended: {closed:?}");
+    let peer = &outcome.presences[0].peer;
+    let frames = outcome.frames_from(peer, secs(5.0), secs(8.0));
+    assert!(
+        frames > 100,
+        "recorded again after the reconnect ({frames} frames)"
+    );
+    assert_eq!(outcome.sim.sessions_with_frames("alice").len(), 2);
+}

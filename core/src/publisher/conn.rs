@@ -161,9 +161,13 @@ impl ViewerConn {
         self.drain(now, out);
     }
 
+    /// Like a browser's `pc.close()`: RTCP BYE, SCTP shutdown and DTLS close_notify go out.
     pub fn close(&mut self, now: Instant, out: &mut VecDeque<PublisherOutput>) {
-        self.rtc.disconnect();
+        if self.rtc.close().is_err() {
+            self.rtc.disconnect();
+        }
         self.drain(now, out);
+        self.rtc.disconnect();
         self.closed = true;
     }
 
