@@ -346,6 +346,9 @@ impl Session {
             Event::ChannelClose(id) if Some(id) == self.control => {
                 self.control = None;
             }
+            // DTLS or SCTP ended (a browser's `pc.close()` sends close_notify): str0m goes inert
+            // and would never report ICE trouble, so the session would live on without media.
+            Event::Closed => self.close(now, "the connection was closed (DTLS/SCTP)".into()),
             Event::MediaData(data) => {
                 if let Some(frame) = to_frame(data) {
                     self.out.push_back(SessionOutput::Frame(frame));
