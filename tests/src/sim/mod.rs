@@ -48,6 +48,8 @@ pub struct SimConfig {
     pub signaling_latency: Duration,
     /// Applied to every message the relay delivers (client to relay stays in order, as over TCP).
     pub signaling: SignalingImpairment,
+    /// How long a session's report (its answer, its end) takes to reach the room.
+    pub report_delay: Duration,
     pub record_streams: Option<Vec<String>>,
     pub video_codecs: Vec<Codec>,
 }
@@ -62,6 +64,7 @@ impl SimConfig {
             impairment: Impairment::default(),
             signaling_latency: Duration::from_millis(20),
             signaling: SignalingImpairment::default(),
+            report_delay: Duration::ZERO,
             record_streams: None,
             video_codecs: Vec::new(),
         }
@@ -140,14 +143,12 @@ impl Sim {
             seed: config.seed,
         };
         let recorder_ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1));
+        let mut recorder =
+            RecorderNode::new(start, room_config, recorder_ip, config.video_codecs.clone());
+        recorder.report_delay = config.report_delay;
         Sim {
             relay: Relay::new(relay_dialect, config.seed ^ 0xa5a5),
-            recorder: RecorderNode::new(
-                start,
-                room_config,
-                recorder_ip,
-                config.video_codecs.clone(),
-            ),
+            recorder,
             recorder_client: None,
             publishers: Vec::new(),
             net: Network::new(config.seed ^ 0x11, config.impairment.clone()),

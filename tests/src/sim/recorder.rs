@@ -1,6 +1,7 @@
 //! The recorder as the simulation drives it: the core `Room` plus one core `Session` per
 //! connection, wired exactly as the tokio shell wires them, minus sockets and tasks. Session
-//! reports reach the room after the room's current outputs are handled, as through the shell's
+//! reports reach the room after the room's current outputs are handled (and `report_delay`
+//! later, so candidates can arrive between an offer and its answer), as through the shell's
 //! channel. Everything the core emits passes the [`Observer`].
 
 use std::collections::{BTreeMap, VecDeque};
@@ -45,7 +46,9 @@ pub struct RecorderNode {
     pub keep_frames: bool,
     /// Frames per stream id.
     pub frame_count: BTreeMap<String, u64>,
-    reports: VecDeque<(SessionKey, SessionReport)>,
+    /// How long a session report takes to reach the room (the shell's channel and task switch).
+    pub report_delay: Duration,
+    reports: VecDeque<(Instant, SessionKey, SessionReport)>,
     ip: IpAddr,
     next_port: u16,
     next_seed: u64,
@@ -80,6 +83,7 @@ impl RecorderNode {
             observer: Observer::new(view, now),
             keep_frames: true,
             frame_count: BTreeMap::new(),
+            report_delay: Duration::ZERO,
             reports: VecDeque::new(),
             ip,
             next_port: 40_000,
@@ -126,7 +130,11 @@ impl RecorderNode {
 
     pub fn next_timeout(&self) -> Option<Instant> {
         let sessions = self.sessions.values().map(|s| s.session.poll_timeout());
-        sessions.chain(self.room.poll_timeout()).min()
+        let reports = self.reports.front().map(|(due, _, _)| *due);
+        sessions
+            .chain(self.room.poll_timeout())
+            .chain(reports)
+            .min()
     }
 
     pub fn handle_timeouts(&mut self, now: Instant) {
@@ -154,7 +162,10 @@ impl RecorderNode {
     fn settle(&mut self, now: Instant) {
         loop {
             self.drain_room(now);
-            let Some((key, report)) = self.reports.pop_front() else {
+            if self.reports.front().is_none_or(|(due, _, _)| *due > now) {
+                break;
+            }
+            let Some((_, key, report)) = self.reports.pop_front() else {
                 break;
             };
             self.observer.set_cause(Cause::Report(key.clone()));
@@ -213,7 +224,8 @@ impl RecorderNode {
                             let report = SessionReport::Closed {
                                 reason: e.to_string(),
                             };
-                            self.reports.push_back((start.key, report));
+                            self.reports
+                                .push_back((now + self.report_delay, start.key, report));
                         }
                     }
                 }
@@ -250,7 +262,8 @@ impl RecorderNode {
                         self.closed.push((key.clone(), reason.clone()));
                         closed = true;
                     }
-                    self.reports.push_back((key.clone(), report));
+                    self.reports
+                        .push_back((now + self.report_delay, key.clone(), report));
                 }
                 SessionOutput::Frame(frame) => {
                     self.observer.frame(now, key, &s.stream_id, &frame);

@@ -103,6 +103,8 @@ pub struct Scenario {
     pub seed: u64,
     pub datagrams: Impairment,
     pub signaling: SignalingImpairment,
+    /// How long the recorder's session reports (answers) take to reach its room.
+    pub report_delay: Duration,
     pub participants: Vec<Participant>,
     /// In time order (the builder keeps them sorted; equal times keep their order).
     pub steps: Vec<Step>,
@@ -119,6 +121,7 @@ impl Scenario {
             seed,
             datagrams: Impairment::default(),
             signaling: SignalingImpairment::default(),
+            report_delay: Duration::ZERO,
             participants: Vec::new(),
             steps: Vec::new(),
             hostile: Vec::new(),
@@ -174,6 +177,7 @@ impl Scenario {
         let mut config = SimConfig::new(self.dialect, self.password.clone(), self.seed);
         config.impairment = self.datagrams.clone();
         config.signaling = self.signaling.clone();
+        config.report_delay = self.report_delay;
         let mut sim = Sim::new(config);
         setup(&mut sim);
         let mut runner = Runner::new(self);

@@ -123,7 +123,7 @@ pub fn scenarios(g: Gen) -> impl Strategy<Value = Scenario> {
             (
                 (dialect(), password(), any::<u64>()),
                 participants,
-                0..3_000u64,
+                (0..3_000u64, 0..=60u64),
                 vec(0..active_ms / 2, n),
                 vec((0..active_ms, action(n)), 0..=g.max_steps),
                 impairments(g.impair),
@@ -134,7 +134,7 @@ pub fn scenarios(g: Gen) -> impl Strategy<Value = Scenario> {
             move |(
                 (dialect, password, seed),
                 participants,
-                recorder_at,
+                (recorder_at, report_ms),
                 joins,
                 steps,
                 (dg, sig),
@@ -145,6 +145,7 @@ pub fn scenarios(g: Gen) -> impl Strategy<Value = Scenario> {
                     .signaling(sig)
                     .duration(g.duration());
                 s.participants = participants;
+                s.report_delay = Duration::from_millis(report_ms);
                 s = s.at(recorder_at, Action::RecorderUp);
                 for (i, at) in joins.into_iter().enumerate() {
                     s = s.at(at, Action::Join(i));
