@@ -4,6 +4,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+#[cfg(test)]
+use clap::CommandFactory;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use roomrec_core::media::{Codec, TrackKind};
 use roomrec_core::signaling::Dialect;
@@ -97,9 +99,12 @@ pub struct RecordArgs {
     /// Give up on a connection not established within this many seconds
     #[arg(long, value_name = "SECS", default_value = "15", value_parser = parse_secs)]
     pub connect_timeout: Duration,
-    /// Append every signaling message to FILE (JSON lines), for debugging
-    #[arg(long, value_name = "FILE", hide = true)]
+    /// Append every signaling message, in and out, to FILE (JSON lines), for debugging
+    #[arg(long, value_name = "FILE")]
     pub trace_signaling: Option<PathBuf>,
+    /// In the signaling trace, replace SDPs, ICE candidates and IVs with "<redacted>"
+    #[arg(long, requires = "trace_signaling")]
+    pub trace_redact: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -195,6 +200,30 @@ mod tests {
         assert_eq!(p(&["--password", "--noaudio"]), Some(None));
         assert_eq!(p(&["--password", "false"]), Some(Some("false".into())));
         assert_eq!(p(&["--password=hunter2"]), Some(Some("hunter2".into())));
+    }
+
+    #[test]
+    fn signaling_trace_flags() {
+        let parse = |extra: &[&str]| {
+            let mut v = vec!["roomrec", "--room", "r"];
+            v.extend_from_slice(extra);
+            Cli::try_parse_from(v)
+        };
+        let cli = parse(&["--trace-signaling", "t.jsonl", "--trace-redact"]).unwrap();
+        assert_eq!(cli.record.trace_signaling, Some(PathBuf::from("t.jsonl")));
+        assert!(cli.record.trace_redact);
+        assert!(
+            !parse(&["--trace-signaling", "t.jsonl"])
+                .unwrap()
+                .record
+                .trace_redact
+        );
+        assert!(
+            parse(&["--trace-redact"]).is_err(),
+            "redaction needs a trace"
+        );
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("--trace-signaling") && help.contains("--trace-redact"));
     }
 
     #[test]

@@ -115,6 +115,7 @@ fn recorder_options(a: &RecordArgs) -> RecorderOptions {
     o.ice_ips = a.ice_ip.clone();
     o.connect_timeout = a.connect_timeout;
     o.signaling_trace = a.trace_signaling.clone();
+    o.signaling_trace_redact = a.trace_redact;
     if let Err(e) = o.validate() {
         fail(ErrorKind::ValueValidation, e.0);
     }

@@ -105,6 +105,8 @@ pub struct Room {
     /// Peer id -> wire stream id (None: member that does not publish).
     members: BTreeMap<String, Option<String>>,
     connections: BTreeMap<SessionKey, Connection>,
+    /// Recently ended connections: a late duplicate of their offer must not start them again.
+    ended: VecDeque<SessionKey>,
     early_candidates: CandidateQueue,
     plays: Plays,
     out: VecDeque<RoomOutput>,
@@ -130,6 +132,7 @@ impl Room {
             shutting_down: false,
             members: BTreeMap::new(),
             connections: BTreeMap::new(),
+            ended: VecDeque::new(),
             early_candidates: CandidateQueue::new(now),
             plays: Plays::default(),
             out: VecDeque::new(),
@@ -232,9 +235,21 @@ impl Room {
         }
         self.members.insert(peer.clone(), stream_id.clone());
         let Some(stream) = stream_id else { return };
-        if self.wants_play(&stream) {
+        if self.wants_play(&stream) || self.held_by_other_peer(&peer, &stream) {
             self.send_play(now, &stream);
         }
+    }
+
+    /// A peer announces a stream that is connected from another peer id: that one left without a
+    /// word (crash, reload; the relay dialect announces nobody leaving), so ask the newcomer
+    /// rather than wait for ICE to notice. Its offer replaces the old connection.
+    fn held_by_other_peer(&self, peer: &str, wire_stream: &str) -> bool {
+        if self.shutting_down || !self.is_wanted(wire_stream) {
+            return false;
+        }
+        let stream = self.secrets.strip_stream_id(wire_stream);
+        let mut holders = self.connections.iter().filter(|(_, c)| c.stream_id == stream);
+        holders.clone().next().is_some() && holders.all(|(k, _)| k.peer != peer)
     }
 
     /// Ask for a stream only when nobody is connected for it: a second `play` makes the publisher
@@ -289,6 +304,10 @@ impl Room {
         }
         if self.connections.contains_key(&key) {
             tracing::debug!(session = %key, "duplicate offer for a live session ignored");
+            return;
+        }
+        if self.ended.contains(&key) {
+            tracing::debug!(session = %key, "offer for a session that already ended ignored");
             return;
         }
         let stream_id = self.secrets.strip_stream_id(&wire_stream).to_string();
@@ -368,6 +387,7 @@ impl Room {
             }
             SessionReport::Closed { reason } => {
                 let Some(conn) = self.connections.remove(&key) else { return };
+                self.remember_ended(key.clone());
                 tracing::info!(session = %key, stream = %conn.stream_id, "connection ended: {reason}");
                 // The publisher is still here: ask again after a pause (it may also offer by itself).
                 if let Some(Some(stream)) = self.members.get(&key.peer).cloned() {
@@ -381,8 +401,16 @@ impl Room {
 
     fn close_connection(&mut self, key: &SessionKey) {
         if self.connections.remove(key).is_some() {
+            self.remember_ended(key.clone());
             self.out.push_back(RoomOutput::ToSession(key.clone(), SessionCommand::Close));
         }
+    }
+
+    fn remember_ended(&mut self, key: SessionKey) {
+        if self.ended.len() >= MAX_ENDED {
+            self.ended.pop_front();
+        }
+        self.ended.push_back(key);
     }
 
     fn send(&mut self, msg: &Outgoing<'_>) {
@@ -395,6 +423,9 @@ impl Room {
         self.out.push_back(RoomOutput::SendSignaling(message::encode(&self.ctx, msg, iv)));
     }
 }
+
+/// How many ended sessions to remember (session ids are random; a publisher never reuses one).
+const MAX_ENDED: usize = 1024;
 
 /// How long to wait for an offer after `play` before asking again.
 pub(crate) const PLAY_RETRY: Duration = Duration::from_secs(10);

@@ -83,6 +83,8 @@ pub struct Session {
     disconnected_since: Option<Instant>,
     rtc_timeout: Instant,
     closed: Option<String>,
+    /// Set by [`Session::handle_control_text`]: data-channel texts are collected here.
+    captured_control: Option<Vec<String>>,
 }
 
 impl Session {
@@ -120,6 +122,7 @@ impl Session {
             disconnected_since: None,
             rtc_timeout: now,
             closed: None,
+            captured_control: None,
         };
         let answer = session.accept_offer(offer_sdp)?;
         session.out.push_back(SessionOutput::Report(SessionReport::Answer { sdp: answer }));
@@ -207,6 +210,17 @@ impl Session {
         self.rtc.accepts(&Input::Receive(self.rtc_timeout, receive))
     }
 
+    /// Test hook for trace replays: handles `text` as if it arrived on the control data channel
+    /// and returns what the session sends back on it. Captured browser offers cannot complete a
+    /// DTLS/SCTP connection, so this is the only way to reach the data-channel protocol with them.
+    #[doc(hidden)]
+    pub fn handle_control_text(&mut self, now: Instant, text: &str) -> Vec<String> {
+        self.captured_control = Some(Vec::new());
+        self.handle_control(now, text);
+        self.drain(now);
+        self.captured_control.take().unwrap_or_default()
+    }
+
     fn accept_offer(&mut self, offer_sdp: &str) -> Result<String, SessionError> {
         let recvonly = sdp::as_recvonly_offer(offer_sdp);
         let offer = SdpOffer::from_sdp_string(&recvonly)
@@ -257,6 +271,10 @@ impl Session {
     }
 
     fn send_control(&mut self, text: &str) {
+        if let Some(captured) = &mut self.captured_control {
+            captured.push(text.to_string());
+            return;
+        }
         let Some(id) = self.control else { return };
         if let Some(mut channel) = self.rtc.channel(id) {
             if let Err(e) = channel.write(false, text.as_bytes()) {
@@ -328,6 +346,9 @@ impl Session {
             Event::ChannelClose(id) if Some(id) == self.control => {
                 self.control = None;
             }
+            // DTLS or SCTP ended (a browser's `pc.close()` sends close_notify): str0m goes inert
+            // and would never report ICE trouble, so the session would live on without media.
+            Event::Closed => self.close(now, "the connection was closed (DTLS/SCTP)".into()),
             Event::MediaData(data) => {
                 if let Some(frame) = to_frame(data) {
                     self.out.push_back(SessionOutput::Frame(frame));

@@ -39,6 +39,8 @@ pub struct RecorderOptions {
     pub label: String,
     /// Append every signaling text frame (in and out) to this file as JSON lines.
     pub signaling_trace: Option<PathBuf>,
+    /// In that trace, replace SDPs, candidates and IVs with "<redacted>".
+    pub signaling_trace_redact: bool,
     /// Orderly shutdown must finish within this time.
     pub shutdown_timeout: Duration,
 }
@@ -62,6 +64,7 @@ impl RecorderOptions {
             connect_timeout: Duration::from_secs(15),
             label: "roomrec".to_string(),
             signaling_trace: None,
+            signaling_trace_redact: false,
             shutdown_timeout: Duration::from_secs(2),
         }
     }

@@ -85,10 +85,14 @@ pub async fn run_until(
     let dialect = options.effective_dialect()?;
     let secrets = RoomSecrets::new(&options.room, &options.password, &salt);
     let trace = match &options.signaling_trace {
-        Some(path) => Some(SignalingTrace::open(path).map_err(|e| RunError::Trace {
-            path: path.clone(),
-            error: e.to_string(),
-        })?),
+        Some(path) => Some(
+            SignalingTrace::open(path, options.signaling_trace_redact).map_err(|e| {
+                RunError::Trace {
+                    path: path.clone(),
+                    error: e.to_string(),
+                }
+            })?,
+        ),
         None => None,
     };
     tracing::info!(room = %options.room, server = %options.server, ?dialect, dir = %options.output_dir.display(), "recording room");

@@ -23,6 +23,8 @@ struct Sending {
     track: usize,
     next: usize,
     loops: u64,
+    /// RTP time where the current track began (non-zero after a source switch).
+    base: u64,
     /// Video waits for a keyframe after (re)starting.
     need_keyframe: bool,
     sent: u64,
@@ -38,6 +40,8 @@ pub(super) struct ViewerConn {
     media_start: Option<Instant>,
     rtc_timeout: Instant,
     pub closed: bool,
+    /// Answers accepted (the first one on the WebSocket, re-offers' on the data channel).
+    pub answers: u32,
     /// Data-channel texts to hand to the owner (for sealing with its IV source).
     pub events: VecDeque<ConnEvent>,
 }
@@ -89,6 +93,7 @@ impl ViewerConn {
             media_start: None,
             rtc_timeout: now,
             closed: false,
+            answers: 0,
             events: VecDeque::new(),
         };
         (conn, sdp)
@@ -100,12 +105,19 @@ impl ViewerConn {
         vec![json!({"candidate": cand, "sdpMid": "0", "sdpMLineIndex": 0})]
     }
 
-    pub fn accept_answer(&mut self, now: Instant, sdp: &str, out: &mut VecDeque<PublisherOutput>) {
+    /// `first`: the answer came on the WebSocket, so it can only be for the first offer (a late
+    /// duplicate must not consume a re-offer that is pending on the data channel).
+    pub fn accept_answer(&mut self, now: Instant, sdp: &str, first: bool, out: &mut VecDeque<PublisherOutput>) {
+        if first != (self.answers == 0) {
+            tracing::debug!("publisher: answer in the wrong state ignored");
+            return;
+        }
         let Some(pending) = self.pending.take() else { return };
         match SdpAnswer::from_sdp_string(sdp) {
             Ok(answer) => {
-                if let Err(e) = self.rtc.sdp_api().accept_answer(pending, answer) {
-                    tracing::warn!("publisher: answer rejected: {e}");
+                match self.rtc.sdp_api().accept_answer(pending, answer) {
+                    Ok(()) => self.answers += 1,
+                    Err(e) => tracing::warn!("publisher: answer rejected: {e}"),
                 }
             }
             Err(e) => tracing::warn!("publisher: unparsable answer: {e}"),
@@ -136,7 +148,7 @@ impl ViewerConn {
         self.pending = Some(pending);
         for (mid, track, kind) in mids {
             let need_keyframe = kind == TrackKind::Video;
-            self.sending.push(Sending { mid, track, next: 0, loops: 0, need_keyframe, sent: 0 });
+            self.sending.push(Sending { mid, track, next: 0, loops: 0, base: 0, need_keyframe, sent: 0 });
         }
         self.drain(now, out);
         Some(offer.to_sdp_string())
@@ -149,9 +161,13 @@ impl ViewerConn {
         self.drain(now, out);
     }
 
+    /// Like a browser's `pc.close()`: RTCP BYE, SCTP shutdown and DTLS close_notify go out.
     pub fn close(&mut self, now: Instant, out: &mut VecDeque<PublisherOutput>) {
-        self.rtc.disconnect();
+        if self.rtc.close().is_err() {
+            self.rtc.disconnect();
+        }
         self.drain(now, out);
+        self.rtc.disconnect();
         self.closed = true;
     }
 
@@ -189,6 +205,35 @@ impl ViewerConn {
         next
     }
 
+    /// Track `track` is about to be replaced (`old` is what it was): continue the RTP clock where
+    /// it is and start the new source from its first keyframe, like a camera switching resolution.
+    pub fn switch_source(&mut self, track: usize, old: &Track) {
+        for s in self.sending.iter_mut().filter(|s| s.track == track) {
+            s.base += s.loops * old.period + old.frames[s.next].time;
+            s.loops = 0;
+            s.next = 0;
+            s.need_keyframe = true;
+        }
+    }
+
+    /// A renegotiation on the data channel once the tracks are up: an ICE restart, or (like the
+    /// web app preparing a screen share) an extra unused transceiver. None while another is pending.
+    pub fn reoffer(&mut self, now: Instant, ice_restart: bool, out: &mut VecDeque<PublisherOutput>) -> Option<String> {
+        if self.pending.is_some() || self.control.is_none() || self.sending.is_empty() {
+            return None;
+        }
+        let mut change = self.rtc.sdp_api();
+        if ice_restart {
+            change.ice_restart(true);
+        } else {
+            change.add_media(MediaKind::Audio, Direction::Inactive, None, None, None);
+        }
+        let (offer, pending) = change.apply()?;
+        self.pending = Some(pending);
+        self.drain(now, out);
+        Some(offer.to_sdp_string())
+    }
+
     pub fn frames_sent(&self) -> u64 {
         self.sending.iter().map(|s| s.sent).sum()
     }
@@ -207,7 +252,7 @@ impl ViewerConn {
             let pt = self.rtc.media(s.mid).and_then(|m| m.remote_pts().first().copied());
             while due_at(start, track, s) <= now {
                 let frame = &track.frames[s.next];
-                let rtp = s.loops * track.period + frame.time;
+                let rtp = s.base + s.loops * track.period + frame.time;
                 let muted = video_muted && track.codec.kind() == TrackKind::Video;
                 if muted {
                     s.need_keyframe = true;
@@ -275,7 +320,7 @@ impl ViewerConn {
 }
 
 fn due_at(start: Instant, track: &Track, s: &Sending) -> Instant {
-    let rtp = s.loops * track.period + track.frames[s.next].time;
+    let rtp = s.base + s.loops * track.period + track.frames[s.next].time;
     start + Duration::from_secs_f64(rtp as f64 / track.clock_rate as f64)
 }
 

@@ -75,6 +75,7 @@ pub struct Publisher {
     signaling_up: bool,
     video_muted: bool,
     hung_up: bool,
+    answers_of_closed: u32,
 }
 
 impl Publisher {
@@ -101,6 +102,7 @@ impl Publisher {
             signaling_up: false,
             video_muted: false,
             hung_up: false,
+            answers_of_closed: 0,
         };
         if publisher.config.scene {
             publisher.make_scene();
@@ -142,7 +144,7 @@ impl Publisher {
             PublisherIncoming::Answer { viewer, session, sdp } => {
                 if let Some(c) = self.conn_mut(&viewer, Some(&session)) {
                     let mut out = VecDeque::new();
-                    c.accept_answer(now, &sdp, &mut out);
+                    c.accept_answer(now, &sdp, true, &mut out);
                     self.out.extend(out);
                 }
             }
@@ -181,7 +183,7 @@ impl Publisher {
         }
         self.out.extend(out);
         self.process_conn_events(now);
-        self.conns.retain(|c| !c.closed);
+        self.drop_closed();
     }
 
     pub fn poll_output(&mut self) -> Option<PublisherOutput> {
@@ -209,6 +211,73 @@ impl Publisher {
         self.hung_up = true;
     }
 
+    /// Swap the video source mid-stream (e.g. a resolution change); the codec must stay the same
+    /// because it was negotiated. Returns whether the track was taken.
+    pub fn set_video_track(&mut self, track: Track) -> bool {
+        let Some(current) = self.config.video.as_ref().filter(|v| v.codec == track.codec) else {
+            return false;
+        };
+        if self.config.scene || self.tracks.is_empty() {
+            return false;
+        }
+        // The video track, when there is one, is the first of `tracks`.
+        let old = current.clone();
+        for c in &mut self.conns {
+            c.switch_source(0, &old);
+        }
+        self.tracks[0] = track.clone();
+        self.config.video = Some(track);
+        true
+    }
+
+    /// Re-negotiate every established connection with an offer on the data channel, as the web
+    /// app does; `ice_restart` asks for new ICE credentials in it.
+    pub fn renegotiate(&mut self, now: Instant, ice_restart: bool) {
+        let mut out = VecDeque::new();
+        for i in 0..self.conns.len() {
+            if self.conns[i].closed {
+                continue;
+            }
+            if let Some(sdp) = self.conns[i].reoffer(now, ice_restart, &mut out) {
+                let (viewer, session) = (self.conns[i].viewer.clone(), self.conns[i].session.clone());
+                let iv = self.iv();
+                let text = self.wire.dc_offer(&viewer, &self.config.stream_id, &session, &sdp, iv);
+                self.conns[i].send_control(now, &text, &mut out);
+            }
+        }
+        self.out.extend(out);
+    }
+
+    /// Trickle our candidates again on the WebSocket for every open connection (browsers send
+    /// late candidate bundles, e.g. after gathering more interfaces).
+    pub fn resend_candidates(&mut self) {
+        let targets: Vec<(String, String, Vec<Value>)> = self
+            .conns
+            .iter()
+            .filter(|c| !c.closed)
+            .map(|c| (c.viewer.clone(), c.session.clone(), c.local_candidates(self.config.local_addr)))
+            .collect();
+        for (viewer, session, cands) in targets {
+            let iv = self.iv();
+            let text = self.wire.candidates(&viewer, &session, &cands, iv);
+            self.send(text);
+        }
+    }
+
+    /// Answers accepted over all connections ever made (closed ones included).
+    pub fn answers_accepted(&self) -> u32 {
+        self.answers_of_closed + self.conns.iter().map(|c| c.answers).sum::<u32>()
+    }
+
+    /// Send a raw text on every open data channel (tests: unusual or hostile peers).
+    pub fn send_data_channel(&mut self, now: Instant, text: &str) {
+        let mut out = VecDeque::new();
+        for c in self.conns.iter_mut().filter(|c| !c.closed) {
+            c.send_control(now, text, &mut out);
+        }
+        self.out.extend(out);
+    }
+
     /// Frames handed to str0m so far, over all connections and tracks.
     pub fn frames_sent(&self) -> u64 {
         self.conns.iter().map(|c| c.frames_sent()).sum()
@@ -220,9 +289,11 @@ impl Publisher {
             c.close(now, &mut out);
         }
         self.out.extend(out);
-        self.conns.retain(|c| !c.closed);
+        self.drop_closed();
         let session: String = (0..10).map(|_| self.rng.alphanumeric()).collect();
         let codec = self.config.video.as_ref().map(|t| t.codec);
+        // str0m draws its ids from fastrand's thread-local generator: seed it for reproducible runs.
+        fastrand::seed(self.rng.u64(..));
         let (conn, sdp) = ViewerConn::new(now, viewer.clone(), session.clone(), codec, self.config.local_addr);
         let (iv1, iv2) = (self.iv(), self.iv());
         let offer = self.wire.offer(&viewer, &session, &sdp, iv1);
@@ -274,7 +345,7 @@ impl Publisher {
                 }
                 let answer = self.wire.unseal(&msg, "description");
                 if let Some(sdp) = answer.as_ref().and_then(|d| d.get("sdp")).and_then(Value::as_str) {
-                    self.conns[i].accept_answer(now, sdp, &mut out);
+                    self.conns[i].accept_answer(now, sdp, false, &mut out);
                 }
             }
             ConnEvent::Ping(v) => self.conns[i].send_control(now, &json!({"pong": v}).to_string(), &mut out),
@@ -287,6 +358,11 @@ impl Publisher {
         self.conns
             .iter_mut()
             .find(|c| !c.closed && c.viewer == viewer && session.is_none_or(|s| s == c.session))
+    }
+
+    fn drop_closed(&mut self) {
+        self.answers_of_closed += self.conns.iter().filter(|c| c.closed).map(|c| c.answers).sum::<u32>();
+        self.conns.retain(|c| !c.closed);
     }
 
     fn iv(&mut self) -> [u8; 16] {

@@ -1,5 +1,17 @@
 //! Deterministic in-memory simulation: fake publishers (str0m), the pure relay routing in either
-//! dialect and the recorder core, on virtual time. Same seed, same run.
+//! dialect and the recorder core, on virtual time. Same seed, same run (see
+//! `net::Impairment::spare_dtls_handshake` for the one source of randomness str0m does not let
+//! us seed).
+//!
+//! - [`scenario`]: the scenario language (participants, steps at times, impairments) and its
+//!   outcome (presences, frames, violations, digest); [`strategy`] generates scenarios for proptest.
+//! - [`observe`]: checks every output of the recorder core against the properties and keeps a
+//!   digest of them; [`wire`] is the test's own reading of signaling texts.
+//! - [`net`]: datagrams and signaling hops with seeded loss, jitter, duplication and reordering.
+//! - [`hostile`]: malformed and hostile input injected into a running simulation.
+//!
+//! Debugging a run: `SIM_TRACE=1` prints every step's timers; `observer.keep_log = true` keeps
+//! the event log; `net.trace = Some(vec![])` logs every datagram sent.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -12,10 +24,16 @@ use roomrec_core::signaling::{Dialect, Password};
 use roomrec_io_tokio::relay::routing::{ClientId, Relay};
 use roomrec_io_tokio::relay::RelayDialect;
 
+mod control;
+pub mod hostile;
 pub mod net;
+pub mod observe;
 pub mod recorder;
+pub mod scenario;
+pub mod strategy;
+pub mod wire;
 
-use net::{Datagram, Impairment, Network, Scheduled};
+use net::{Datagram, Impairment, Network, Scheduled, SignalingDice, SignalingImpairment};
 use recorder::RecorderNode;
 
 pub const SALT: &str = "vdo.ninja";
@@ -28,6 +46,10 @@ pub struct SimConfig {
     pub seed: u64,
     pub impairment: Impairment,
     pub signaling_latency: Duration,
+    /// Applied to every message the relay delivers (client to relay stays in order, as over TCP).
+    pub signaling: SignalingImpairment,
+    /// How long a session's report (its answer, its end) takes to reach the room.
+    pub report_delay: Duration,
     pub record_streams: Option<Vec<String>>,
     pub video_codecs: Vec<Codec>,
 }
@@ -41,6 +63,8 @@ impl SimConfig {
             seed,
             impairment: Impairment::default(),
             signaling_latency: Duration::from_millis(20),
+            signaling: SignalingImpairment::default(),
+            report_delay: Duration::ZERO,
             record_streams: None,
             video_codecs: Vec::new(),
         }
@@ -59,7 +83,13 @@ pub struct PublisherSpec {
 
 impl PublisherSpec {
     pub fn new(stream_id: &str, video: Option<Track>, audio: Option<Track>) -> PublisherSpec {
-        PublisherSpec { stream_id: stream_id.into(), label: stream_id.into(), video, audio, candidates_first: false }
+        PublisherSpec {
+            stream_id: stream_id.into(),
+            label: stream_id.into(),
+            video,
+            audio,
+            candidates_first: false,
+        }
     }
 }
 
@@ -75,6 +105,10 @@ pub struct PublisherNode {
     pub client: Option<ClientId>,
     pub addr: SocketAddr,
     pub spec: PublisherSpec,
+    /// The peer id others see (set on join; the relay assigns it in the official dialect).
+    pub peer_id: Option<String>,
+    /// False after a crash: the node neither sends nor receives anything any more.
+    pub alive: bool,
 }
 
 pub struct Sim {
@@ -87,6 +121,7 @@ pub struct Sim {
     pub publishers: Vec<PublisherNode>,
     pub net: Network,
     signaling: Scheduled<(Hop, String)>,
+    signaling_dice: SignalingDice,
     /// Last delivery time per hop target, so one client's messages stay in order.
     last_delivery: BTreeMap<(bool, u64), Instant>,
     next_seed: u64,
@@ -108,13 +143,17 @@ impl Sim {
             seed: config.seed,
         };
         let recorder_ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1));
+        let mut recorder =
+            RecorderNode::new(start, room_config, recorder_ip, config.video_codecs.clone());
+        recorder.report_delay = config.report_delay;
         Sim {
             relay: Relay::new(relay_dialect, config.seed ^ 0xa5a5),
-            recorder: RecorderNode::new(start, room_config, recorder_ip, config.video_codecs.clone()),
+            recorder,
             recorder_client: None,
             publishers: Vec::new(),
             net: Network::new(config.seed ^ 0x11, config.impairment.clone()),
             signaling: Scheduled::default(),
+            signaling_dice: SignalingDice::new(config.seed ^ 0x5167, config.signaling.clone()),
             last_delivery: BTreeMap::new(),
             next_seed: config.seed.wrapping_mul(1_000_003),
             start,
@@ -145,7 +184,10 @@ impl Sim {
 
     pub fn add_publisher(&mut self, spec: PublisherSpec) -> usize {
         let index = self.publishers.len();
-        let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), 20_000 + index as u16);
+        let addr = SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
+            20_000 + index as u16,
+        );
         self.next_seed += 1;
         let config = PublisherConfig {
             room: self.config.room.clone(),
@@ -162,37 +204,15 @@ impl Sim {
             seed: self.next_seed,
         };
         let publisher = Publisher::new(config, self.now);
-        self.publishers.push(PublisherNode { publisher, client: None, addr, spec });
+        self.publishers.push(PublisherNode {
+            publisher,
+            client: None,
+            addr,
+            spec,
+            peer_id: None,
+            alive: true,
+        });
         index
-    }
-
-    /// A `&scene` / viewer page: offers to newcomers but never sends tracks.
-    pub fn add_scene(&mut self) -> usize {
-        let index = self.add_publisher(PublisherSpec::new("scene", None, None));
-        self.publishers[index].publisher.make_scene();
-        index
-    }
-
-    pub fn publisher_join(&mut self, index: usize) {
-        let client = self.relay.connect();
-        self.publishers[index].client = Some(client);
-        self.publishers[index].publisher.handle_signaling_up(self.now);
-        self.flush();
-    }
-
-    /// Hang up like the web app (data-channel bye) and close the WebSocket.
-    pub fn publisher_leave(&mut self, index: usize) {
-        self.publishers[index].publisher.hang_up(self.now);
-        self.flush();
-        if let Some(client) = self.publishers[index].client.take() {
-            self.relay.disconnect(client);
-        }
-        self.publishers[index].publisher.handle_signaling_down();
-        self.flush();
-    }
-
-    pub fn set_video_muted(&mut self, index: usize, muted: bool) {
-        self.publishers[index].publisher.set_video_muted(muted);
     }
 
     pub fn run_for(&mut self, duration: Duration) {
@@ -203,7 +223,11 @@ impl Sim {
                 self.recorder.next_timeout(),
                 self.net.next_time(),
                 self.signaling.next_time(),
-                self.publishers.iter().filter_map(|p| p.publisher.poll_timeout()).min(),
+                self.publishers
+                    .iter()
+                    .filter(|p| p.alive)
+                    .filter_map(|p| p.publisher.poll_timeout())
+                    .min(),
             ]
             .into_iter()
             .flatten()
@@ -219,7 +243,11 @@ impl Sim {
                     self.recorder.next_timeout().map(|t| t - self.start),
                     self.net.next_time().map(|t| t - self.start),
                     self.signaling.next_time().map(|t| t - self.start),
-                    self.publishers.iter().filter_map(|p| p.publisher.poll_timeout()).min().map(|t| t - self.start)
+                    self.publishers
+                        .iter()
+                        .filter_map(|p| p.publisher.poll_timeout())
+                        .min()
+                        .map(|t| t - self.start)
                 );
             }
             // A state machine that keeps asking for "now" must not stall virtual time.
@@ -249,7 +277,7 @@ impl Sim {
             self.deliver_datagram(datagram);
         }
         self.recorder.handle_timeouts(now);
-        for p in &mut self.publishers {
+        for p in self.publishers.iter_mut().filter(|p| p.alive) {
             if p.publisher.poll_timeout().is_some_and(|t| t <= now) {
                 p.publisher.handle_timeout(now);
             }
@@ -265,8 +293,13 @@ impl Sim {
             }
             Hop::ToClient(client) => {
                 if self.recorder_client == Some(client) {
-                    self.recorder.room_input(now, RoomInput::SignalingText(text));
-                } else if let Some(p) = self.publishers.iter_mut().find(|p| p.client == Some(client)) {
+                    self.recorder
+                        .room_input(now, RoomInput::SignalingText(text));
+                } else if let Some(p) = self
+                    .publishers
+                    .iter_mut()
+                    .find(|p| p.alive && p.client == Some(client))
+                {
                     p.publisher.handle_signaling_text(now, &text);
                 }
             }
@@ -276,7 +309,10 @@ impl Sim {
     fn deliver_datagram(&mut self, d: Datagram) {
         let now = self.now;
         if let Some(p) = self.publishers.iter_mut().find(|p| p.addr == d.destination) {
-            p.publisher.handle_datagram(now, d.source, d.destination, &d.contents);
+            if p.alive {
+                p.publisher
+                    .handle_datagram(now, d.source, d.destination, &d.contents);
+            }
         } else {
             self.recorder.receive(now, d);
         }
@@ -287,14 +323,19 @@ impl Sim {
         let now = self.now;
         let mut hops = Vec::new();
         if let Some(client) = self.recorder_client {
-            hops.extend(self.recorder.signaling_out.drain(..).map(|t| (Hop::ToRelay(client), t)));
+            hops.extend(
+                self.recorder
+                    .signaling_out
+                    .drain(..)
+                    .map(|t| (Hop::ToRelay(client), t)),
+            );
         } else {
             self.recorder.signaling_out.clear();
         }
         for d in self.recorder.datagrams_out.drain(..) {
             self.net.send(now, d);
         }
-        for p in &mut self.publishers {
+        for p in self.publishers.iter_mut().filter(|p| p.alive) {
             while let Some(output) = p.publisher.poll_output() {
                 match output {
                     PublisherOutput::SendSignaling(text) => {
@@ -302,9 +343,18 @@ impl Sim {
                             hops.push((Hop::ToRelay(client), text));
                         }
                     }
-                    PublisherOutput::Transmit { source, destination, contents } => {
-                        self.net.send(now, Datagram { source, destination, contents })
-                    }
+                    PublisherOutput::Transmit {
+                        source,
+                        destination,
+                        contents,
+                    } => self.net.send(
+                        now,
+                        Datagram {
+                            source,
+                            destination,
+                            contents,
+                        },
+                    ),
                 }
             }
         }
@@ -312,19 +362,34 @@ impl Sim {
             hops.push((Hop::ToClient(client), text));
         }
         for (hop, text) in hops {
-            let target = match hop {
-                Hop::ToRelay(c) => (true, c.as_u64()),
-                Hop::ToClient(c) => (false, c.as_u64()),
+            let (target, plan) = match hop {
+                Hop::ToRelay(c) => ((true, c.as_u64()), None),
+                Hop::ToClient(c) => ((false, c.as_u64()), Some(self.signaling_dice.plan())),
             };
-            let at = (now + self.config.signaling_latency).max(self.last_delivery.get(&target).copied().unwrap_or(now));
-            self.last_delivery.insert(target, at);
-            self.signaling.push(at, (hop, text));
+            let base = now + self.config.signaling_latency;
+            let (in_order, out_of_order) = match plan {
+                Some(plan) => (plan.in_order, plan.out_of_order),
+                None => (Some(Duration::ZERO), Vec::new()),
+            };
+            for extra in out_of_order {
+                self.signaling.push(base + extra, (hop, text.clone()));
+            }
+            if let Some(extra) = in_order {
+                let at =
+                    (base + extra).max(self.last_delivery.get(&target).copied().unwrap_or(now));
+                self.last_delivery.insert(target, at);
+                self.signaling.push(at, (hop, text));
+            }
         }
     }
 
-    /// Frames the recorder core emitted for a stream, per track kind.
+    /// Frames the recorder core emitted for a stream, per track kind (needs `keep_frames`).
     pub fn frame_counts(&self, stream_id: &str) -> (usize, usize) {
-        let frames = self.recorder.frames.iter().filter(|f| f.stream_id == stream_id);
+        let frames = self
+            .recorder
+            .frames
+            .iter()
+            .filter(|f| f.stream_id == stream_id);
         frames.fold((0, 0), |(v, a), f| match f.frame.codec.kind() {
             TrackKind::Video => (v + 1, a),
             TrackKind::Audio => (v, a + 1),
@@ -334,7 +399,12 @@ impl Sim {
     /// Distinct connections that delivered frames for a stream, in order of first frame.
     pub fn sessions_with_frames(&self, stream_id: &str) -> Vec<SessionKey> {
         let mut keys: Vec<SessionKey> = Vec::new();
-        for f in self.recorder.frames.iter().filter(|f| f.stream_id == stream_id) {
+        for f in self
+            .recorder
+            .frames
+            .iter()
+            .filter(|f| f.stream_id == stream_id)
+        {
             if !keys.contains(&f.key) {
                 keys.push(f.key.clone());
             }

@@ -2,7 +2,9 @@
 //! loss, jitter, duplication and reordering.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -13,11 +15,41 @@ pub struct Impairment {
     /// 0.0..1.0
     pub loss: f64,
     pub duplicate: f64,
+    /// Never lose or duplicate DTLS handshake records. DTLS (dimpl) jitters its retransmission
+    /// timer with OS randomness that str0m offers no way to seed, so a lost handshake record makes
+    /// two runs with the same seed differ; tests that compare runs set this.
+    pub spare_dtls_handshake: bool,
 }
 
 impl Default for Impairment {
     fn default() -> Self {
-        Impairment { latency: Duration::from_millis(10), jitter: Duration::ZERO, loss: 0.0, duplicate: 0.0 }
+        Impairment {
+            latency: Duration::from_millis(10),
+            jitter: Duration::ZERO,
+            loss: 0.0,
+            duplicate: 0.0,
+            spare_dtls_handshake: false,
+        }
+    }
+}
+
+/// What the signaling hop (WebSocket via the relay) does to each message. A real WebSocket keeps
+/// order per connection, but messages relayed from different peers, through server restarts or
+/// re-sent by the app arrive late, twice or overtaken.
+#[derive(Clone, Debug, Default)]
+pub struct SignalingImpairment {
+    /// Extra delay per message, uniform in 0..=jitter (order per target is kept).
+    pub jitter: Duration,
+    /// Probability that a message is delivered twice (the copy up to `late` later).
+    pub duplicate: f64,
+    /// Probability that a message is held back up to `late` and overtaken by later ones.
+    pub reorder: f64,
+    pub late: Duration,
+}
+
+impl SignalingImpairment {
+    pub fn is_none(&self) -> bool {
+        self.jitter.is_zero() && self.duplicate == 0.0 && self.reorder == 0.0
     }
 }
 
@@ -28,33 +60,42 @@ pub struct Datagram {
     pub contents: Vec<u8>,
 }
 
-/// A time-ordered queue with a stable order for equal times (same seed, same run).
+/// A time-ordered queue with a stable order for equal times (same seed, same run): by key, then
+/// by insertion.
 pub struct Scheduled<T> {
-    heap: BinaryHeap<Reverse<(Instant, u64, usize)>>,
+    heap: BinaryHeap<Reverse<(Instant, u64, u64, usize)>>,
     items: Vec<Option<T>>,
     seq: u64,
 }
 
 impl<T> Default for Scheduled<T> {
     fn default() -> Self {
-        Scheduled { heap: BinaryHeap::new(), items: Vec::new(), seq: 0 }
+        Scheduled {
+            heap: BinaryHeap::new(),
+            items: Vec::new(),
+            seq: 0,
+        }
     }
 }
 
 impl<T> Scheduled<T> {
     pub fn push(&mut self, at: Instant, item: T) {
+        self.push_keyed(at, 0, item);
+    }
+
+    pub fn push_keyed(&mut self, at: Instant, key: u64, item: T) {
         let slot = self.items.len();
         self.items.push(Some(item));
-        self.heap.push(Reverse((at, self.seq, slot)));
+        self.heap.push(Reverse((at, key, self.seq, slot)));
         self.seq += 1;
     }
 
     pub fn next_time(&self) -> Option<Instant> {
-        self.heap.peek().map(|Reverse((at, _, _))| *at)
+        self.heap.peek().map(|Reverse((at, _, _, _))| *at)
     }
 
     pub fn pop_due(&mut self, now: Instant) -> Option<T> {
-        let Reverse((at, _, slot)) = *self.heap.peek()?;
+        let Reverse((at, _, _, slot)) = *self.heap.peek()?;
         if at > now {
             return None;
         }
@@ -67,30 +108,156 @@ impl<T> Scheduled<T> {
     }
 }
 
+/// Delivery times for one signaling message: `in_order` respects the target's FIFO, the others
+/// may overtake or be overtaken.
+pub struct SignalingPlan {
+    pub in_order: Option<Duration>,
+    pub out_of_order: Vec<Duration>,
+}
+
+/// Seeded decisions for the signaling hop.
+pub struct SignalingDice {
+    pub impairment: SignalingImpairment,
+    rng: fastrand::Rng,
+}
+
+impl SignalingDice {
+    pub fn new(seed: u64, impairment: SignalingImpairment) -> SignalingDice {
+        SignalingDice {
+            impairment,
+            rng: fastrand::Rng::with_seed(seed),
+        }
+    }
+
+    /// Extra delays (beyond the base latency) for one message.
+    pub fn plan(&mut self) -> SignalingPlan {
+        let imp = &self.impairment;
+        if imp.is_none() {
+            return SignalingPlan {
+                in_order: Some(Duration::ZERO),
+                out_of_order: Vec::new(),
+            };
+        }
+        let jitter = imp.jitter.mul_f64(self.rng.f64());
+        let mut plan = if self.rng.f64() < imp.reorder {
+            SignalingPlan {
+                in_order: None,
+                out_of_order: vec![jitter + imp.late.mul_f64(self.rng.f64())],
+            }
+        } else {
+            SignalingPlan {
+                in_order: Some(jitter),
+                out_of_order: Vec::new(),
+            }
+        };
+        if self.rng.f64() < imp.duplicate {
+            plan.out_of_order
+                .push(jitter + imp.late.mul_f64(self.rng.f64()));
+        }
+        plan
+    }
+}
+
+/// Datagrams with seeded loss, jitter and duplication. Each datagram's fate is drawn from its own
+/// identity (STUN transaction, DTLS record number, RTP SSRC and sequence number, RTCP send
+/// time), not from the
+/// order of sends: str0m iterates hash maps with random seeds and DTLS/SCTP use OS randomness, so
+/// the order of datagrams sent at one instant varies between runs while their identities do not.
 pub struct Network {
     pub impairment: Impairment,
-    rng: fastrand::Rng,
+    seed: u64,
     queue: Scheduled<Datagram>,
+    /// Per-flow counters for datagrams without a stable identity of their own.
+    counters: BTreeMap<(SocketAddr, SocketAddr), u64>,
+    /// Time of the first send: identities use times relative to it.
+    epoch: Option<Instant>,
     pub sent: u64,
     pub dropped: u64,
+    /// When set, one line per send (for finding where two runs part).
+    pub trace: Option<Vec<String>>,
 }
 
 impl Network {
     pub fn new(seed: u64, impairment: Impairment) -> Network {
-        Network { impairment, rng: fastrand::Rng::with_seed(seed), queue: Scheduled::default(), sent: 0, dropped: 0 }
+        Network {
+            impairment,
+            seed,
+            queue: Scheduled::default(),
+            counters: BTreeMap::new(),
+            epoch: None,
+            sent: 0,
+            dropped: 0,
+            trace: None,
+        }
     }
 
     pub fn send(&mut self, now: Instant, datagram: Datagram) {
         self.sent += 1;
-        if self.rng.f64() < self.impairment.loss {
+        let epoch = *self.epoch.get_or_insert(now);
+        let (fate, order) = self.identity(now - epoch, &datagram);
+        let mut rng = fastrand::Rng::with_seed(self.seed ^ fate);
+        if let Some(trace) = &mut self.trace {
+            let (c, t) = (&datagram.contents, (now - epoch).as_micros());
+            let (from, to) = (datagram.source, datagram.destination);
+            trace.push(format!(
+                "{t} {from}->{to} {} {:02x?} {order:x}",
+                c.len(),
+                &c[..c.len().min(12)]
+            ));
+        }
+        let c = &datagram.contents;
+        // Epoch 0 DTLS records: the handshake.
+        let spared = self.impairment.spare_dtls_handshake
+            && c.len() >= 13
+            && (20..=63).contains(&c[0])
+            && c[3..5] == [0, 0];
+        let (lost, doubled) = (
+            rng.f64() < self.impairment.loss,
+            rng.f64() < self.impairment.duplicate,
+        );
+        if lost && !spared {
             self.dropped += 1;
             return;
         }
-        let copies = if self.rng.f64() < self.impairment.duplicate { 2 } else { 1 };
-        for _ in 0..copies {
-            let jitter = self.impairment.jitter.mul_f64(self.rng.f64());
-            self.queue.push(now + self.impairment.latency + jitter, datagram.clone());
+        let copies = if doubled && !spared { 2 } else { 1 };
+        for copy in 0..copies {
+            let jitter = self.impairment.jitter.mul_f64(rng.f64());
+            self.queue.push_keyed(
+                now + self.impairment.latency + jitter,
+                order.wrapping_add(copy),
+                datagram.clone(),
+            );
         }
+    }
+
+    /// (what decides the datagram's fate, what orders it among datagrams due at the same time).
+    fn identity(&mut self, since_epoch: Duration, d: &Datagram) -> (u64, u64) {
+        let c = &d.contents;
+        let mut h = DefaultHasher::new();
+        (d.source, d.destination).hash(&mut h);
+        match c.first().copied() {
+            // STUN: the transaction id.
+            Some(0..=3) if c.len() >= 20 => (0u8, &c[8..20]).hash(&mut h),
+            // DTLS: content type, epoch and record sequence number.
+            Some(20..=63) if c.len() >= 13 => (1u8, c[0], &c[3..11]).hash(&mut h),
+            // SRTCP: str0m packs reports in hash-map order, so only the send time is stable; all
+            // RTCP of one flow and instant share a fate and are ordered by their clear header.
+            Some(128..=191) if c.len() >= 12 && (192..=223).contains(&c[1]) => {
+                (2u8, since_epoch).hash(&mut h);
+                let fate = h.finish();
+                c[..8].hash(&mut h);
+                return (fate, h.finish());
+            }
+            // RTP: SSRC and sequence number.
+            Some(128..=191) if c.len() >= 12 => (3u8, &c[8..12], &c[2..4]).hash(&mut h),
+            _ => {
+                let n = self.counters.entry((d.source, d.destination)).or_default();
+                *n += 1;
+                (4u8, *n).hash(&mut h);
+            }
+        }
+        let id = h.finish();
+        (id, id)
     }
 
     pub fn next_time(&self) -> Option<Instant> {
