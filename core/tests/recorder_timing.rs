@@ -217,3 +217,33 @@ fn resolution_change_continues_the_file_and_is_recorded() {
     );
     assert_eq!(last["frames"]["video"], 60);
 }
+
+/// Chromium's camera and microphone are not aligned: a file that starts at a video keyframe
+/// usually starts inside an audio frame. That frame must not be pulled onto pts 0, where it would
+/// overlap the next one (ffmpeg reports "non monotonically increasing dts" decoding such WebM).
+#[test]
+fn audio_frames_never_overlap_at_the_file_start() {
+    let mut sim = Sim::new(config("cam"));
+    let v = Src::video("0", Codec::Vp8);
+    let a = Src::audio("1");
+    // The keyframe is captured 14 ms into the audio frame that began at 0 ms.
+    let mut ev = v.video_run(&sim, 14.0, 2000.0, true, 1000.0);
+    ev.extend(a.audio_run(&sim, 0.0, 2000.0));
+    sim.run(ev);
+    sim.finish(2100.0);
+    let f = &sim.files()[0];
+    let audio: Vec<u64> = f
+        .track_frames(f.audio().unwrap())
+        .iter()
+        .map(|w| w.pts_ns)
+        .collect();
+    assert!(audio.len() >= 95, "{} audio frames", audio.len());
+    for w in audio.windows(2) {
+        assert!(
+            w[1] - w[0] >= 19_000_000,
+            "audio frames overlap: {:?}",
+            &audio[..4]
+        );
+    }
+    assert!(max_sync_error(f) < 1.0, "{}", max_sync_error(f));
+}

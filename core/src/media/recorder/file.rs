@@ -33,7 +33,7 @@ pub(crate) struct FileTrack {
     pub codec: Codec,
     pub mapping: Mapping,
     last_pts: Option<u64>,
-    /// Duration estimate of one frame (for the first-audio rule and the file duration).
+    /// Duration estimate of one frame (for the file duration).
     pub frame_ns: u64,
     /// Frames handed to the muxer.
     pub frames: u64,
@@ -151,9 +151,10 @@ impl RecFile {
         };
         let raw = track.mapping.map(rtp, arrival_ns) - self.setup.t0;
         let pts = match track.last_pts {
-            // A frame starting up to one frame before pts 0 still covers the start (audio).
-            None if raw < -i128::from(track.frame_ns) => return false,
-            None => raw.max(0),
+            // A frame starting before pts 0 is left out: pulled onto 0 it would overlap the next
+            // one (audio frames straddling the keyframe that starts the file).
+            None if raw < 0 => return false,
+            None => raw,
             // Small steps back (reordering, sender clock slew) never make pts decrease.
             Some(last) => raw.max(i128::from(last)),
         };
