@@ -1,0 +1,495 @@
+//! Real browsers: headless Debian Chromium publishers (our own page, `tests/browser/`) recorded end
+//! to end by the `roomrec` binary through `roomrec relay`, all on 127.0.0.1 inside a private
+//! network namespace. How to run and what is measured: docs/BROWSER.md.
+
+#[path = "../browser/checks.rs"]
+mod checks;
+#[path = "../browser/harness/mod.rs"]
+mod harness;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use harness::cdp::{Browser, Page};
+use harness::procs::{Recorder, Relay};
+use harness::{netns, unix_ms};
+use roomrec_core::signaling::{Cipher, Password, RoomSecrets};
+use serde_json::Value;
+
+const TEST: &str = "chromium_publishers_are_recorded";
+/// How long each scenario records once every publisher's media flows.
+const RECORD: Duration = Duration::from_secs(10);
+const SALT: &str = "vdo.ninja";
+
+pub struct Guest {
+    pub stream: &'static str,
+    /// The video codec expected in the file (None: audio-only).
+    pub vcodec: Option<&'static str>,
+    /// The page offers only `vcodec` (`&vcodec=`); otherwise all of Chromium's codecs.
+    pub restrict: bool,
+    pub audio: bool,
+    /// Hangs up 4 s after joining and comes back 2 s later with a new id.
+    pub rejoin: bool,
+}
+
+impl Guest {
+    const fn av(stream: &'static str, vcodec: &'static str) -> Guest {
+        Guest {
+            stream,
+            vcodec: Some(vcodec),
+            restrict: true,
+            audio: true,
+            rejoin: false,
+        }
+    }
+    pub fn video(&self) -> bool {
+        self.vcodec.is_some()
+    }
+    pub fn label(&self) -> String {
+        format!("{} cam", self.stream)
+    }
+    fn url(&self, pages: SocketAddr, relay: &str, s: &Scenario) -> String {
+        let mut url = format!(
+            "http://{pages}/publisher.html?room={}&push={}&label={}&ws={relay}",
+            s.room,
+            self.stream,
+            self.label().replace(' ', "%20")
+        );
+        if !s.password {
+            url.push_str("&password=false");
+        }
+        match self.vcodec {
+            Some(codec) if self.restrict => url.push_str(&format!("&vcodec={codec}")),
+            Some(_) => {}
+            None => url.push_str("&video=0"),
+        }
+        if !self.audio {
+            url.push_str("&audio=0");
+        }
+        if self.rejoin {
+            url.push_str("&hangupAfter=4&rejoinAfter=2");
+        }
+        url
+    }
+}
+
+pub struct Scenario {
+    pub name: &'static str,
+    pub room: &'static str,
+    /// true: VDO.Ninja's default password; false: `password=false`.
+    pub password: bool,
+    pub recorder_first: bool,
+    /// The recorder's `--codec` (its first entry is sent as `preferVideoCodec`).
+    pub codecs: Option<&'static str>,
+    pub guests: Vec<Guest>,
+}
+
+impl Scenario {
+    pub fn secrets(&self) -> RoomSecrets {
+        let password = if self.password {
+            Password::Default
+        } else {
+            Password::Disabled
+        };
+        RoomSecrets::new(self.room, &password, SALT)
+    }
+}
+
+fn scenarios() -> Vec<Scenario> {
+    vec![
+        Scenario {
+            name: "three codecs, default password, recorder first",
+            room: "rrfirst",
+            password: true,
+            recorder_first: true,
+            codecs: None,
+            guests: vec![
+                Guest::av("alice", "h264"),
+                Guest::av("bob", "vp8"),
+                Guest::av("carol", "vp9"),
+            ],
+        },
+        Scenario {
+            name: "three codecs, password=false, recorder after",
+            room: "rrafter",
+            password: false,
+            recorder_first: false,
+            codecs: None,
+            guests: vec![
+                Guest::av("dave", "h264"),
+                Guest::av("erin", "vp8"),
+                Guest::av("frank", "vp9"),
+            ],
+        },
+        Scenario {
+            name: "rejoin, audio-only, video-only, preferVideoCodec, recorder first",
+            room: "rrmix",
+            password: true,
+            recorder_first: true,
+            codecs: Some("vp9,vp8,h264"),
+            guests: vec![
+                Guest {
+                    rejoin: true,
+                    ..Guest::av("gina", "vp8")
+                },
+                Guest {
+                    vcodec: None,
+                    ..Guest::av("hank", "")
+                },
+                Guest {
+                    audio: false,
+                    ..Guest::av("ivy", "h264")
+                },
+                // Offers every codec: the recorder's preferVideoCodec (vp9) must come first.
+                Guest {
+                    restrict: false,
+                    ..Guest::av("kim", "vp9")
+                },
+            ],
+        },
+    ]
+}
+
+#[test]
+fn chromium_publishers_are_recorded() {
+    if harness::skip_requested(TEST) {
+        return;
+    }
+    harness::require_tools();
+    harness::procs::roomrec_bin();
+    if let netns::Place::ChildPassed = netns::enter(TEST) {
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(run_all());
+}
+
+struct Ctx {
+    browser: Browser,
+    relay: String,
+    pages: SocketAddr,
+    work: PathBuf,
+}
+
+async fn run_all() {
+    let work = tempfile::Builder::new()
+        .prefix("roomrec-browser-")
+        .tempdir()
+        .expect("temp dir");
+    let pages = harness::http::serve(harness::page_dir());
+    let relay = Relay::start(&work.path().join("relay.log"));
+    let browser = Browser::launch(
+        &work.path().join("profile"),
+        work.path().join("chromium.log"),
+    )
+    .await;
+    let ctx = Arc::new(Ctx {
+        browser,
+        relay: relay.url.clone(),
+        pages,
+        work: work.path().to_path_buf(),
+    });
+
+    let mut errors = checks::crypto_vectors(&ctx.browser, pages).await;
+    // The scenarios share the browser and the relay; each has its own room and recorder.
+    let tasks: Vec<_> = scenarios()
+        .into_iter()
+        .map(|s| {
+            let ctx = ctx.clone();
+            tokio::spawn(async move { run_scenario(&ctx, s).await })
+        })
+        .collect();
+    for task in tasks {
+        match task.await {
+            Ok(outcome) => {
+                println!("\n== {}", outcome.name);
+                for line in &outcome.report {
+                    println!("   {line}");
+                }
+                errors.extend(
+                    outcome
+                        .errors
+                        .iter()
+                        .map(|e| format!("[{}] {e}", outcome.name)),
+                );
+            }
+            Err(e) => errors.push(format!("scenario task failed: {e}")),
+        }
+    }
+    let ctx = Arc::into_inner(ctx).expect("scenarios finished");
+    ctx.browser.shutdown().await;
+    drop(relay);
+    if !errors.is_empty() {
+        let kept = work.keep();
+        panic!(
+            "{} problem(s) with real browsers (logs, traces and files kept in {}):\n  {}",
+            errors.len(),
+            kept.display(),
+            errors.join("\n  ")
+        );
+    }
+}
+
+pub struct Outcome {
+    pub name: &'static str,
+    pub errors: Vec<String>,
+    pub report: Vec<String>,
+}
+
+async fn run_scenario(ctx: &Ctx, s: Scenario) -> Outcome {
+    let mut o = Outcome {
+        name: s.name,
+        errors: Vec::new(),
+        report: Vec::new(),
+    };
+    let dir = ctx.work.join(s.room);
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).expect("output dir");
+    let mut args: Vec<String> = [
+        "--room",
+        s.room,
+        "--server",
+        &ctx.relay,
+        "--ice-ip",
+        "127.0.0.1",
+        "-v",
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
+    args.extend(["--output-dir".into(), out.display().to_string()]);
+    args.extend([
+        "--trace-signaling".into(),
+        dir.join("trace.jsonl").display().to_string(),
+    ]);
+    if !s.password {
+        args.extend(["--password".into(), "false".into()]);
+    }
+    if let Some(codecs) = s.codecs {
+        args.extend(["--codec".into(), codecs.into()]);
+    }
+    let start_recorder =
+        || Recorder::start(&args, &dir.join("recorder.log"), &dir.join("time.txt"));
+
+    let mut recorder = None;
+    if s.recorder_first {
+        let rec = start_recorder();
+        if !wait_for_log(&rec, "signaling connected", Duration::from_secs(10)).await {
+            o.errors.push(format!(
+                "recorder never connected to the relay:\n{}",
+                rec.log_text()
+            ));
+            return o;
+        }
+        recorder = Some(rec);
+    }
+    let mut pages = Vec::new();
+    for g in &s.guests {
+        match ctx.browser.open(&g.url(ctx.pages, &ctx.relay, &s)).await {
+            Ok(page) => pages.push(page),
+            Err(e) => {
+                o.errors
+                    .push(format!("cannot open the page for {}: {e}", g.stream));
+                return o;
+            }
+        }
+    }
+    if recorder.is_none() {
+        // Every publisher is in the room before the recorder joins: they offer to it unasked.
+        let joined = wait_pages(ctx, &pages, Duration::from_secs(20), |st| {
+            st["joined"] == true
+        })
+        .await;
+        if let Err(states) = joined {
+            o.errors
+                .push(format!("publishers did not join: {}", brief(&states)));
+            return o;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        recorder = Some(start_recorder());
+    }
+    let rec = recorder.expect("recorder started");
+    let first_frame = tokio::spawn(first_frame_on_disk(out.clone(), rec.started));
+
+    let flowing = wait_pages(ctx, &pages, Duration::from_secs(30), |st| {
+        media_starts(st).len() == 1
+    })
+    .await;
+    if let Err(states) = flowing {
+        o.errors.push(format!(
+            "media never started: {}\nrecorder log:\n{}",
+            brief(&states),
+            tail(&rec.log_text())
+        ));
+        return o;
+    }
+    tokio::time::sleep(RECORD).await;
+    for (g, page) in s.guests.iter().zip(&pages).filter(|(g, _)| g.rejoin) {
+        // The second visit must be recording for a few seconds too.
+        let back = wait_pages(
+            ctx,
+            std::slice::from_ref(page),
+            Duration::from_secs(20),
+            |st| media_starts(st).len() == 2 && media_starts(st)[1] + 3000.0 < unix_ms(),
+        )
+        .await;
+        if let Err(states) = back {
+            o.errors.push(format!(
+                "{} did not come back: {}",
+                g.stream,
+                brief(&states)
+            ));
+        }
+    }
+    let before = states(ctx, &pages).await;
+    let stop_ms = unix_ms();
+    let exit = tokio::task::spawn_blocking(move || {
+        let log = rec.log.clone();
+        (rec.interrupt(), log)
+    })
+    .await
+    .expect("recorder stop");
+    let (exit, log_path) = exit;
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    // After the recorder's bye the pages keep their history (connections, messages).
+    let after = states(ctx, &pages).await;
+    for page in &pages {
+        ctx.browser.close_page(page).await;
+    }
+
+    if !exit.success {
+        o.errors.push(format!(
+            "recorder exit: {} after SIGINT\n{}",
+            exit.status,
+            tail(&log)
+        ));
+    }
+    if log.contains("panicked") {
+        o.errors.push(format!("recorder panicked:\n{}", tail(&log)));
+    }
+    let first = first_frame.await.ok().flatten();
+    o.report.push(format!(
+        "recorder: first frame on disk {} after start; CPU {}; peak RSS {}; SIGINT to exit {} ms",
+        first.map_or("never".into(), |d| format!("{} ms", d.as_millis())),
+        exit.cpu_seconds
+            .map_or("n/a".into(), |c| format!("{c:.2} s")),
+        exit.max_rss_kb
+            .map_or("n/a".into(), |k| format!("{:.1} MB", k as f64 / 1024.0)),
+        exit.shutdown.as_millis()
+    ));
+    let trace = checks::read_trace(&dir.join("trace.jsonl"));
+    let manifest = checks::read_manifest(&out, s.room);
+    let cipher: Option<Cipher> = s.secrets().cipher;
+    for ((g, before), after) in s.guests.iter().zip(&before).zip(&after) {
+        let facts = checks::Facts {
+            s: &s,
+            g,
+            before,
+            after,
+            stop_ms,
+            out: &out,
+            manifest: &manifest,
+            trace: &trace,
+            log: &log,
+        };
+        checks::guest(&facts, cipher.as_ref(), &mut o.errors, &mut o.report);
+    }
+    o
+}
+
+/// Wall-clock ms at which each connection's media started (answer to the re-offer applied).
+pub fn media_starts(state: &Value) -> Vec<f64> {
+    let mut v: Vec<f64> = state["connections"]
+        .as_array()
+        .map(|c| c.iter().filter_map(|c| c["mediaAt"].as_f64()).collect())
+        .unwrap_or_default();
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+async fn states(ctx: &Ctx, pages: &[Page]) -> Vec<Value> {
+    let mut all = Vec::new();
+    for page in pages {
+        all.push(ctx.browser.state(page).await.unwrap_or_else(Value::String));
+    }
+    all
+}
+
+/// Polls the pages until `pred` holds for all of them; Err carries their last states.
+async fn wait_pages(
+    ctx: &Ctx,
+    pages: &[Page],
+    limit: Duration,
+    pred: impl Fn(&Value) -> bool,
+) -> Result<Vec<Value>, Vec<Value>> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let all = states(ctx, pages).await;
+        if all.iter().all(&pred) {
+            return Ok(all);
+        }
+        if Instant::now() > deadline {
+            return Err(all);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn wait_for_log(rec: &Recorder, needle: &str, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if rec.log_text().contains(needle) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// Time from recorder start until a media file holds more than its header (1 KiB).
+async fn first_frame_on_disk(out: PathBuf, started: Instant) -> Option<Duration> {
+    while started.elapsed() < Duration::from_secs(60) {
+        let big = std::fs::read_dir(&out)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                let name = e.file_name().to_string_lossy().to_string();
+                (name.ends_with(".ts") || name.ends_with(".webm"))
+                    && e.metadata().is_ok_and(|m| m.len() > 1024)
+            });
+        if big {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+/// What a page's state says about its progress, for failure messages.
+fn brief(states: &[Value]) -> String {
+    let lines: Vec<String> = states
+        .iter()
+        .map(|st| {
+            let log = st["log"]
+                .as_array()
+                .map(|l| l.iter().rev().take(8).rev().cloned().collect::<Vec<_>>());
+            format!(
+                "\n  {} ws={} joined={} connections={} errors={} log={:?}",
+                st["config"]["push"], st["ws"], st["joined"], st["connections"], st["errors"], log
+            )
+        })
+        .collect();
+    lines.concat()
+}
+
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
