@@ -371,11 +371,31 @@
     for (const t of pc.getTransceivers()) {
       if (t.sender.track && t.sender.track.kind === "video") setVideoCodecs(t, req.preferVideoCodec);
     }
-    if (pc.signalingState !== "stable") return log(`re-offer postponed: state ${pc.signalingState}`);
+    // The data channel can open before our handling of the answer has finished.
+    if (!(await stable(pc))) return fail("re-offer", `signaling state stuck in ${pc.signalingState}`);
     await flushCandidates(peer); // the first offer's candidates still go over the WebSocket
     await pc.setLocalDescription(await pc.createOffer());
     peer.summary.reoffers += 1;
     await sendDescription(peer, "dc");
+  }
+
+  // Resolves true once the connection has no offer pending (false after 5 s or when closed).
+  function stable(pc) {
+    return new Promise((resolve) => {
+      const check = () => {
+        if (pc.signalingState === "stable" || pc.signalingState === "closed") {
+          pc.removeEventListener("signalingstatechange", check);
+          clearTimeout(timer);
+          resolve(pc.signalingState === "stable");
+        }
+      };
+      const timer = setTimeout(() => {
+        pc.removeEventListener("signalingstatechange", check);
+        resolve(false);
+      }, 5000);
+      pc.addEventListener("signalingstatechange", check);
+      check();
+    });
   }
 
   const AUX_CODECS = /^video\/(rtx|red|ulpfec|flexfec-03)$/i;

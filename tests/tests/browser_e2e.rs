@@ -32,7 +32,12 @@ pub struct Guest {
     pub audio: bool,
     /// Hangs up 4 s after joining and comes back 2 s later with a new id.
     pub rejoin: bool,
+    /// Camera constraints: width, height, frame rate.
+    pub camera: (u64, u64, u64),
 }
+
+/// Small, so that Chromium encodes ten streams on two cores without scaling down.
+const SMALL_CAMERA: (u64, u64, u64) = (320, 240, 15);
 
 impl Guest {
     const fn av(stream: &'static str, vcodec: &'static str) -> Guest {
@@ -42,6 +47,7 @@ impl Guest {
             restrict: true,
             audio: true,
             rejoin: false,
+            camera: SMALL_CAMERA,
         }
     }
     pub fn video(&self) -> bool {
@@ -70,6 +76,10 @@ impl Guest {
         }
         if self.rejoin {
             url.push_str("&hangupAfter=4&rejoinAfter=2");
+        }
+        if self.camera != SMALL_CAMERA {
+            let (w, h, fps) = self.camera;
+            url.push_str(&format!("&width={w}&height={h}&fps={fps}"));
         }
         url
     }
@@ -121,6 +131,12 @@ fn scenarios() -> Vec<Scenario> {
                 Guest::av("dave", "h264"),
                 Guest::av("erin", "vp8"),
                 Guest::av("frank", "vp9"),
+                // The size the VDO.Ninja app asks for: Chromium starts low while its bandwidth
+                // estimate ramps up, so the file changes resolution (manifest and frames agree).
+                Guest {
+                    camera: (1280, 720, 20),
+                    ..Guest::av("lena", "h264")
+                },
             ],
         },
         Scenario {
@@ -171,7 +187,9 @@ fn chromium_publishers_are_recorded() {
 }
 
 struct Ctx {
-    browser: Browser,
+    /// One Chromium for the small cameras, one for the large: tabs of one browser share its
+    /// fake camera at the size the first tab opened it with.
+    browsers: [Browser; 2],
     relay: String,
     pages: SocketAddr,
     work: PathBuf,
@@ -184,19 +202,21 @@ async fn run_all() {
         .expect("temp dir");
     let pages = harness::http::serve(harness::page_dir());
     let relay = Relay::start(&work.path().join("relay.log"));
-    let browser = Browser::launch(
-        &work.path().join("profile"),
-        work.path().join("chromium.log"),
-    )
-    .await;
+    let launch = |n: usize| {
+        Browser::launch(
+            work.path().join(format!("profile{n}")),
+            work.path().join(format!("chromium{n}.log")),
+        )
+    };
+    let (small, large) = tokio::join!(launch(0), launch(1));
     let ctx = Arc::new(Ctx {
-        browser,
+        browsers: [small, large],
         relay: relay.url.clone(),
         pages,
         work: work.path().to_path_buf(),
     });
 
-    let mut errors = checks::crypto_vectors(&ctx.browser, pages).await;
+    let mut errors = checks::crypto_vectors(&ctx.browsers[0], pages).await;
     // The scenarios share the browser and the relay; each has its own room and recorder.
     let tasks: Vec<_> = scenarios()
         .into_iter()
@@ -223,7 +243,8 @@ async fn run_all() {
         }
     }
     let ctx = Arc::into_inner(ctx).expect("scenarios finished");
-    ctx.browser.shutdown().await;
+    let [small, large] = ctx.browsers;
+    tokio::join!(small.shutdown(), large.shutdown());
     drop(relay);
     if !errors.is_empty() {
         let kept = work.keep();
@@ -291,8 +312,12 @@ async fn run_scenario(ctx: &Ctx, s: Scenario) -> Outcome {
     }
     let mut pages = Vec::new();
     for g in &s.guests {
-        match ctx.browser.open(&g.url(ctx.pages, &ctx.relay, &s)).await {
-            Ok(page) => pages.push(page),
+        let b = usize::from(g.camera != SMALL_CAMERA);
+        match ctx.browsers[b]
+            .open(&g.url(ctx.pages, &ctx.relay, &s))
+            .await
+        {
+            Ok(page) => pages.push((b, page)),
             Err(e) => {
                 o.errors
                     .push(format!("cannot open the page for {}: {e}", g.stream));
@@ -359,8 +384,8 @@ async fn run_scenario(ctx: &Ctx, s: Scenario) -> Outcome {
     let log = std::fs::read_to_string(&log_path).unwrap_or_default();
     // After the recorder's bye the pages keep their history (connections, messages).
     let after = states(ctx, &pages).await;
-    for page in &pages {
-        ctx.browser.close_page(page).await;
+    for (b, page) in &pages {
+        ctx.browsers[*b].close_page(page).await;
     }
 
     if !exit.success {
@@ -413,10 +438,18 @@ pub fn media_starts(state: &Value) -> Vec<f64> {
     v
 }
 
-async fn states(ctx: &Ctx, pages: &[Page]) -> Vec<Value> {
+/// A page and the index of its browser.
+type Tab = (usize, Page);
+
+async fn states(ctx: &Ctx, pages: &[Tab]) -> Vec<Value> {
     let mut all = Vec::new();
-    for page in pages {
-        all.push(ctx.browser.state(page).await.unwrap_or_else(Value::String));
+    for (b, page) in pages {
+        all.push(
+            ctx.browsers[*b]
+                .state(page)
+                .await
+                .unwrap_or_else(Value::String),
+        );
     }
     all
 }
@@ -424,7 +457,7 @@ async fn states(ctx: &Ctx, pages: &[Page]) -> Vec<Value> {
 /// Polls the pages until `pred` holds for all of them; Err carries their last states.
 async fn wait_pages(
     ctx: &Ctx,
-    pages: &[Page],
+    pages: &[Tab],
     limit: Duration,
     pred: impl Fn(&Value) -> bool,
 ) -> Result<Vec<Value>, Vec<Value>> {
@@ -492,4 +525,62 @@ fn brief(states: &[Value]) -> String {
 fn tail(text: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+/// The decode check tolerates capture jitter (frames closer than the nominal frame interval,
+/// timestamps still increasing) and nothing else.
+#[test]
+fn decode_check_tells_capture_jitter_from_damage() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let encode = |name: &str, filter: &str| {
+        let path = dir.path().join(name);
+        let status = std::process::Command::new("ffmpeg")
+            .args([
+                "-v",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=s=160x120:r=20",
+                "-t",
+                "2",
+            ])
+            .args([
+                "-vf",
+                filter,
+                "-fps_mode",
+                "passthrough",
+                "-c:v",
+                "libx264",
+                "-bf",
+                "0",
+            ])
+            .args(["-g", "10", "-f", "mpegts"])
+            .arg(&path)
+            .status()
+            .expect("ffmpeg must be installed");
+        assert!(status.success());
+        path
+    };
+    let clean = encode("clean.ts", "settb=1/90000,setpts=N*4500");
+    // Frame 10 captured 26 ms late: 24 ms before frame 11 at a nominal 50 ms.
+    let jitter = encode(
+        "jitter.ts",
+        "settb=1/90000,setpts=N*4500+if(eq(N\\,10)\\,2340\\,0)",
+    );
+    assert_eq!(checks::decode_check(&clean, true), Ok(None));
+    assert!(matches!(checks::decode_check(&jitter, true), Ok(Some(_))));
+    // The same complaint without video to blame it on is an error.
+    assert!(checks::decode_check(&jitter, false).is_err());
+    // Damaged bytes in the middle of the file.
+    let mut bytes = std::fs::read(&clean).expect("clean file");
+    let mid = bytes.len() / 2;
+    for (i, b) in bytes[mid..mid + 3000].iter_mut().enumerate() {
+        if (mid + i) % 188 > 4 {
+            *b = (i * 37) as u8;
+        }
+    }
+    let damaged = dir.path().join("damaged.ts");
+    std::fs::write(&damaged, bytes).expect("write");
+    assert!(checks::decode_check(&damaged, true).is_err());
 }

@@ -1,7 +1,7 @@
 //! Headless Debian Chromium driven over the DevTools protocol: one browser, one tab per publisher.
 
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -51,7 +51,7 @@ pub struct Page {
 
 impl Browser {
     /// Starts Chromium with a fresh profile in `profile`; its stderr goes to `log`.
-    pub async fn launch(profile: &Path, log: PathBuf) -> Browser {
+    pub async fn launch(profile: PathBuf, log: PathBuf) -> Browser {
         let stderr = std::fs::File::create(&log).expect("create the Chromium log");
         let child = Command::new(CHROMIUM)
             .args(FLAGS)

@@ -8,6 +8,7 @@ pub mod netns;
 pub mod procs;
 pub mod shapes;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Directory of the publisher page (served over HTTP).
@@ -19,11 +20,13 @@ pub fn page_dir() -> PathBuf {
 pub fn skip_requested(test: &str) -> bool {
     let skip = std::env::var("ROOMREC_SKIP_BROWSER").is_ok_and(|v| v == "1");
     if skip {
-        eprintln!();
-        eprintln!("################################################################");
-        eprintln!("## SKIPPED {test}: ROOMREC_SKIP_BROWSER=1 is set.");
-        eprintln!("## Nothing was tested with a real browser.");
-        eprintln!("################################################################");
+        // Straight to the stderr handle: libtest captures eprintln! of passing tests.
+        let line = "#".repeat(72);
+        let text = format!(
+            "\n{line}\n## SKIPPED {test}: ROOMREC_SKIP_BROWSER=1 is set.\n\
+             ## Nothing was tested with a real browser.\n{line}\n"
+        );
+        let _ = std::io::stderr().write_all(text.as_bytes());
     }
     skip
 }
