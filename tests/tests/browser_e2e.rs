@@ -6,6 +6,10 @@
 mod checks;
 #[path = "../browser/harness/mod.rs"]
 mod harness;
+#[path = "../browser/scenarios.rs"]
+mod scenarios;
+#[path = "../browser/wire.rs"]
+mod wire;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,158 +19,13 @@ use std::time::{Duration, Instant};
 use harness::cdp::{Browser, Page};
 use harness::procs::{Recorder, Relay};
 use harness::{netns, unix_ms};
-use roomrec_core::signaling::{Cipher, Password, RoomSecrets};
+use roomrec_core::signaling::Cipher;
+use scenarios::{scenarios, Scenario, SMALL_CAMERA};
 use serde_json::Value;
 
 const TEST: &str = "chromium_publishers_are_recorded";
 /// How long each scenario records once every publisher's media flows.
 const RECORD: Duration = Duration::from_secs(10);
-const SALT: &str = "vdo.ninja";
-
-pub struct Guest {
-    pub stream: &'static str,
-    /// The video codec expected in the file (None: audio-only).
-    pub vcodec: Option<&'static str>,
-    /// The page offers only `vcodec` (`&vcodec=`); otherwise all of Chromium's codecs.
-    pub restrict: bool,
-    pub audio: bool,
-    /// Hangs up 4 s after joining and comes back 2 s later with a new id.
-    pub rejoin: bool,
-    /// Camera constraints: width, height, frame rate.
-    pub camera: (u64, u64, u64),
-}
-
-/// Small, so that Chromium encodes ten streams on two cores without scaling down.
-const SMALL_CAMERA: (u64, u64, u64) = (320, 240, 15);
-
-impl Guest {
-    const fn av(stream: &'static str, vcodec: &'static str) -> Guest {
-        Guest {
-            stream,
-            vcodec: Some(vcodec),
-            restrict: true,
-            audio: true,
-            rejoin: false,
-            camera: SMALL_CAMERA,
-        }
-    }
-    pub fn video(&self) -> bool {
-        self.vcodec.is_some()
-    }
-    pub fn label(&self) -> String {
-        format!("{} cam", self.stream)
-    }
-    fn url(&self, pages: SocketAddr, relay: &str, s: &Scenario) -> String {
-        let mut url = format!(
-            "http://{pages}/publisher.html?room={}&push={}&label={}&ws={relay}",
-            s.room,
-            self.stream,
-            self.label().replace(' ', "%20")
-        );
-        if !s.password {
-            url.push_str("&password=false");
-        }
-        match self.vcodec {
-            Some(codec) if self.restrict => url.push_str(&format!("&vcodec={codec}")),
-            Some(_) => {}
-            None => url.push_str("&video=0"),
-        }
-        if !self.audio {
-            url.push_str("&audio=0");
-        }
-        if self.rejoin {
-            url.push_str("&hangupAfter=4&rejoinAfter=2");
-        }
-        if self.camera != SMALL_CAMERA {
-            let (w, h, fps) = self.camera;
-            url.push_str(&format!("&width={w}&height={h}&fps={fps}"));
-        }
-        url
-    }
-}
-
-pub struct Scenario {
-    pub name: &'static str,
-    pub room: &'static str,
-    /// true: VDO.Ninja's default password; false: `password=false`.
-    pub password: bool,
-    pub recorder_first: bool,
-    /// The recorder's `--codec` (its first entry is sent as `preferVideoCodec`).
-    pub codecs: Option<&'static str>,
-    pub guests: Vec<Guest>,
-}
-
-impl Scenario {
-    pub fn secrets(&self) -> RoomSecrets {
-        let password = if self.password {
-            Password::Default
-        } else {
-            Password::Disabled
-        };
-        RoomSecrets::new(self.room, &password, SALT)
-    }
-}
-
-fn scenarios() -> Vec<Scenario> {
-    vec![
-        Scenario {
-            name: "three codecs, default password, recorder first",
-            room: "rrfirst",
-            password: true,
-            recorder_first: true,
-            codecs: None,
-            guests: vec![
-                Guest::av("alice", "h264"),
-                Guest::av("bob", "vp8"),
-                Guest::av("carol", "vp9"),
-            ],
-        },
-        Scenario {
-            name: "three codecs, password=false, recorder after",
-            room: "rrafter",
-            password: false,
-            recorder_first: false,
-            codecs: None,
-            guests: vec![
-                Guest::av("dave", "h264"),
-                Guest::av("erin", "vp8"),
-                Guest::av("frank", "vp9"),
-                // The size the VDO.Ninja app asks for: Chromium starts low while its bandwidth
-                // estimate ramps up, so the file changes resolution (manifest and frames agree).
-                Guest {
-                    camera: (1280, 720, 20),
-                    ..Guest::av("lena", "h264")
-                },
-            ],
-        },
-        Scenario {
-            name: "rejoin, audio-only, video-only, preferVideoCodec, recorder first",
-            room: "rrmix",
-            password: true,
-            recorder_first: true,
-            codecs: Some("vp9,vp8,h264"),
-            guests: vec![
-                Guest {
-                    rejoin: true,
-                    ..Guest::av("gina", "vp8")
-                },
-                Guest {
-                    vcodec: None,
-                    ..Guest::av("hank", "")
-                },
-                Guest {
-                    audio: false,
-                    ..Guest::av("ivy", "h264")
-                },
-                // Offers every codec: the recorder's preferVideoCodec (vp9) must come first.
-                Guest {
-                    restrict: false,
-                    ..Guest::av("kim", "vp9")
-                },
-            ],
-        },
-    ]
-}
 
 #[test]
 fn chromium_publishers_are_recorded() {
@@ -216,7 +75,7 @@ async fn run_all() {
         work: work.path().to_path_buf(),
     });
 
-    let mut errors = checks::crypto_vectors(&ctx.browsers[0], pages).await;
+    let mut errors = wire::crypto_vectors(&ctx.browsers[0], pages).await;
     // The scenarios share the browser and the relay; each has its own room and recorder.
     let tasks: Vec<_> = scenarios()
         .into_iter()
@@ -384,6 +243,11 @@ async fn run_scenario(ctx: &Ctx, s: Scenario) -> Outcome {
     let log = std::fs::read_to_string(&log_path).unwrap_or_default();
     // After the recorder's bye the pages keep their history (connections, messages).
     let after = states(ctx, &pages).await;
+    // Kept with the logs when the test fails.
+    let _ = std::fs::write(
+        dir.join("pages.json"),
+        Value::Array(after.clone()).to_string(),
+    );
     for (b, page) in &pages {
         ctx.browsers[*b].close_page(page).await;
     }
@@ -525,62 +389,4 @@ fn brief(states: &[Value]) -> String {
 fn tail(text: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(40)..].join("\n")
-}
-
-/// The decode check tolerates capture jitter (frames closer than the nominal frame interval,
-/// timestamps still increasing) and nothing else.
-#[test]
-fn decode_check_tells_capture_jitter_from_damage() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let encode = |name: &str, filter: &str| {
-        let path = dir.path().join(name);
-        let status = std::process::Command::new("ffmpeg")
-            .args([
-                "-v",
-                "error",
-                "-f",
-                "lavfi",
-                "-i",
-                "testsrc2=s=160x120:r=20",
-                "-t",
-                "2",
-            ])
-            .args([
-                "-vf",
-                filter,
-                "-fps_mode",
-                "passthrough",
-                "-c:v",
-                "libx264",
-                "-bf",
-                "0",
-            ])
-            .args(["-g", "10", "-f", "mpegts"])
-            .arg(&path)
-            .status()
-            .expect("ffmpeg must be installed");
-        assert!(status.success());
-        path
-    };
-    let clean = encode("clean.ts", "settb=1/90000,setpts=N*4500");
-    // Frame 10 captured 26 ms late: 24 ms before frame 11 at a nominal 50 ms.
-    let jitter = encode(
-        "jitter.ts",
-        "settb=1/90000,setpts=N*4500+if(eq(N\\,10)\\,2340\\,0)",
-    );
-    assert_eq!(checks::decode_check(&clean, true), Ok(None));
-    assert!(matches!(checks::decode_check(&jitter, true), Ok(Some(_))));
-    // The same complaint without video to blame it on is an error.
-    assert!(checks::decode_check(&jitter, false).is_err());
-    // Damaged bytes in the middle of the file.
-    let mut bytes = std::fs::read(&clean).expect("clean file");
-    let mid = bytes.len() / 2;
-    for (i, b) in bytes[mid..mid + 3000].iter_mut().enumerate() {
-        if (mid + i) % 188 > 4 {
-            *b = (i * 37) as u8;
-        }
-    }
-    let damaged = dir.path().join("damaged.ts");
-    std::fs::write(&damaged, bytes).expect("write");
-    assert!(checks::decode_check(&damaged, true).is_err());
 }

@@ -4,6 +4,7 @@
 
 pub mod cdp;
 pub mod http;
+pub mod media;
 pub mod netns;
 pub mod procs;
 pub mod shapes;
