@@ -414,13 +414,13 @@
     }
     try {
       transceiver.setCodecPreferences(codecs);
-      peerCodecNote(codecs);
+      noteOfferedCodecs(codecs);
     } catch (e) {
       fail("setCodecPreferences", e);
     }
   }
 
-  function peerCodecNote(codecs) {
+  function noteOfferedCodecs(codecs) {
     state.offeredVideoCodecs = codecs.filter((c) => !AUX_CODECS.test(c.mimeType)).map((c) => c.mimeType);
   }
 
