@@ -25,7 +25,7 @@ fn video_caps(f: &MockFile) -> Vec<f64> {
 }
 
 #[test]
-fn av_file_starts_at_keyframe_with_audio_from_the_keyframe_on() {
+fn av_file_starts_at_keyframe_with_audio_from_one_frame_before() {
     let mut sim = Sim::new(config("cam"));
     let a = Src::audio("1");
     let v = Src::video("0", Codec::Vp8);
@@ -51,11 +51,18 @@ fn av_file_starts_at_keyframe_with_audio_from_the_keyframe_on() {
         ),
         (Codec::Opus, 2, 48_000)
     );
-    assert!(f.frames[0].keyframe && f.frames[0].track == 0 && f.frames[0].pts_ns == 0);
+    // The timeline starts at the audio packet covering the keyframe instant (480 ms); the first
+    // video frame is the keyframe, 20 ms later, as the sender captured them.
+    assert_eq!(f.frames[0].pts_ns, 0);
+    let first_video = f.track_frames(0)[0];
+    assert!(first_video.keyframe);
+    assert_eq!(first_video.pts_ns, 20_000_000);
     let ac = audio_caps(f);
-    // Audio frames that start before the keyframe stay out: on pts 0 they would overlap the next.
-    assert_eq!(ac[0], 500.0, "audio from the keyframe instant on");
-    assert_eq!(ac.len(), (3000 - 500) / 20);
+    assert_eq!(
+        ac[0], 480.0,
+        "the audio frame covering the keyframe instant goes in, earlier ones do not"
+    );
+    assert_eq!(ac.len(), (3000 - 480) / 20);
     assert_eq!(video_caps(f)[0], 500.0);
     assert_eq!(sim.opened()[0].2, "webm");
 }
@@ -107,7 +114,7 @@ fn audio_only_fallback_then_video_starts_a_new_file() {
 
     assert_eq!(files[1].container, Some(Container::Ts));
     assert_eq!(video_caps(&files[1])[0], 4000.0);
-    assert_eq!(audio_caps(&files[1])[0], 4000.0);
+    assert_eq!(audio_caps(&files[1])[0], 3980.0);
     let infos = sim.infos();
     let close1 = infos
         .iter()
@@ -135,7 +142,7 @@ fn video_only_file_restarts_when_audio_appears_late() {
     assert!(*video_caps(&files[0]).last().unwrap() < 2000.0);
     assert_eq!(files[1].tracks.len(), 2);
     assert_eq!(video_caps(&files[1])[0], 2000.0);
-    assert_eq!(audio_caps(&files[1])[0], 2000.0);
+    assert_eq!(audio_caps(&files[1])[0], 1980.0);
     // A keyframe was asked for as soon as the audio showed up.
     assert_eq!(sim.requests("0").first().copied(), Some(1540.0));
 }

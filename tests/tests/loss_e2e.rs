@@ -39,6 +39,9 @@ async fn five_percent_loss_files_decode_cleanly() {
         let files = media_files(dir.path(), &format!("demo_{stream}_"));
         assert!(!files.is_empty(), "{stream} recorded");
         for file in files {
+            if let Some(keep) = std::env::var_os("ROOMREC_KEEP_FILES") {
+                let _ = std::fs::copy(&file, std::path::Path::new(&keep).join(file.file_name().unwrap()));
+            }
             let info = probe(&file);
             assert!(info.stream("video").map_or(0, |v| v.frames) > 30, "{stream}: {info:?}");
             assert_eq!(decode_errors(&file), "", "{} decodes cleanly despite loss", file.display());

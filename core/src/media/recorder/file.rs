@@ -33,7 +33,7 @@ pub(crate) struct FileTrack {
     pub codec: Codec,
     pub mapping: Mapping,
     last_pts: Option<u64>,
-    /// Duration estimate of one frame (for the file duration).
+    /// Duration estimate of one frame (for the first-audio rule and the file duration).
     pub frame_ns: u64,
     /// Frames handed to the muxer.
     pub frames: u64,
@@ -151,11 +151,14 @@ impl RecFile {
         };
         let raw = track.mapping.map(rtp, arrival_ns) - self.setup.t0;
         let pts = match track.last_pts {
-            // A frame starting before pts 0 is left out: pulled onto 0 it would overlap the next
-            // one (audio frames straddling the keyframe that starts the file).
+            // The timeline starts at the earliest frame that belongs in the file; anything before
+            // it would overlap what follows (decoders then emit non-monotonic timestamps).
             None if raw < 0 => return false,
             None => raw,
-            // Small steps back (reordering, sender clock slew) never make pts decrease.
+            // An audio packet at or before the previous one is a duplicate or arrived out of
+            // order: writing it would overlap its neighbour, so it is dropped.
+            Some(last) if track.kind == TrackKind::Audio && raw <= i128::from(last) => return false,
+            // Small steps back of video (sender clock slew) never make pts decrease.
             Some(last) => raw.max(i128::from(last)),
         };
         let Ok(pts) = u64::try_from(pts) else {

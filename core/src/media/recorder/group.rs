@@ -243,7 +243,28 @@ impl StreamRecorder {
                 t.frame_ns,
             ));
         }
-        let t0 = tracks[0].mapping.clone().map(first.rtp, first.arrival_ns);
+        let keyframe_t = tracks[0].mapping.clone().map(first.rtp, first.arrival_ns);
+        // Audio from one packet before the keyframe belongs in the file (it covers the keyframe
+        // instant): start the timeline at it, so it is neither lost nor overlaps the next packet.
+        // Held audio in timeline order, so the packet the timeline starts at is pushed first.
+        let mut held_audio: Vec<(i128, usize)> = match audio.zip(tracks.last()) {
+            Some((_, track)) => self.groups[g]
+                .ring
+                .iter()
+                .enumerate()
+                .map(|(i, h)| (track.mapping.clone().map(h.rtp, h.arrival_ns), i))
+                .collect(),
+            None => Vec::new(),
+        };
+        held_audio.sort();
+        let covering_audio = audio.and_then(|a| {
+            let frame_ns = i128::from(self.tracks[a].frame_ns);
+            held_audio
+                .iter()
+                .map(|(t, _)| *t)
+                .find(|t| *t <= keyframe_t && *t >= keyframe_t - frame_ns)
+        });
+        let t0 = covering_audio.unwrap_or(keyframe_t).min(keyframe_t);
         let now_wall = clock::unix_ns(wall);
         let start_wall_ns = match mode {
             ClockMode::SenderReport => t0,
@@ -285,7 +306,9 @@ impl StreamRecorder {
             file.push(0, h.rtp, h.arrival_ns, h.keyframe, h.data.clone(), now);
         }
         if let Some(pos) = audio.and_then(|a| file.position_of(a)) {
-            for h in &self.groups[g].ring {
+            // Earlier held audio stays out entirely (not even mapped: mapping has state).
+            for &(_, i) in held_audio.iter().filter(|(t, _)| *t >= t0) {
+                let h = &self.groups[g].ring[i];
                 file.push(pos, h.rtp, h.arrival_ns, h.keyframe, h.data.clone(), now);
             }
         }
