@@ -1,16 +1,17 @@
-//! Media checks with ffmpeg/ffprobe beyond `roomrec_tests::probe`: a decode check that knows
-//! capture jitter from damage, packet times, decoded frame sizes.
+//! Media checks with ffmpeg/ffprobe beyond `roomrec_tests::probe`: a decode check that tells
+//! variable frame rate from damage, packet times, decoded frame sizes.
 
 use std::path::Path;
 
 use roomrec_tests::probe::decode_errors;
 
 /// `ffmpeg -v error -i F -f null -` must print nothing, with one exception that is not the
-/// file's fault: Chromium stamps frames at capture, and under CPU load a late frame can land in
-/// the same slot of the nominal frame rate as the next one; ffmpeg's null output (time base
-/// 1/frame rate) then reports non-monotonic DTS for output stream 0. That is tolerated (as a
-/// note) only when the file's video timestamps strictly increase and a decode in the file's own
-/// time base (`-enc_time_base -1`) prints nothing.
+/// file's fault: Chromium's frames come at uneven intervals (capture time stamps, e.g. 100/50/50 ms
+/// for 15 fps from a 20 fps source, plus jitter), and ffmpeg's null output rounds them to slots of
+/// 1/nominal frame rate, where two frames can land in one slot; it then reports non-monotonic DTS
+/// for output stream 0 (video). That is tolerated (as a note) only when the file's video
+/// timestamps strictly increase and a decode in the file's own time base (`-enc_time_base -1`)
+/// prints nothing.
 pub fn decode_check(file: &Path, has_video: bool) -> Result<Option<String>, String> {
     let literal = decode_errors(file);
     if literal.is_empty() {
@@ -35,7 +36,8 @@ pub fn decode_check(file: &Path, has_video: bool) -> Result<Option<String>, Stri
         .map(|w| w[1] - w[0])
         .fold(f64::INFINITY, f64::min);
     Ok(Some(format!(
-        "two video frames {:.0} ms apart (capture jitter) collide at the nominal frame rate in ffmpeg's null output; clean in the file's time base",
+        "ffmpeg's null output (time base 1/nominal frame rate) rounds two video frames into one \
+         slot (variable frame rate from capture, gaps down to {:.0} ms); clean in the file's time base",
         closest * 1000.0
     )))
 }
