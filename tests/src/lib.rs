@@ -1,5 +1,6 @@
 //! Test support for roomrec: the deterministic in-memory simulation (fake publishers, relay and
 //! recorder core on virtual time) and helpers shared by the integration tests.
 
+pub mod fuzz_bodies;
 pub mod sim;
 pub mod synthetic;
