@@ -274,3 +274,60 @@ fn crc32_mpeg2(data: &[u8]) -> u32 {
     }
     crc
 }
+
+#[cfg(test)]
+mod tests {
+    use roomrec_core::media::ts::TsMuxer;
+    use roomrec_core::media::{Codec, Muxer, TrackSpec};
+
+    fn stream() -> Vec<u8> {
+        let spec = |codec| TrackSpec {
+            codec,
+            width: 0,
+            height: 0,
+            channels: 2,
+            sample_rate: 48_000,
+            codec_private: None,
+        };
+        let mut out = Vec::new();
+        let mut mux = TsMuxer::new(&[spec(Codec::H264), spec(Codec::Opus)], &mut out);
+        for i in 0..20u64 {
+            mux.write_frame(
+                0,
+                i * 33_000_000,
+                i == 0,
+                &[0, 0, 0, 1, 0x65, 1, 2, 3],
+                &mut out,
+            );
+            mux.write_frame(1, i * 20_000_000, true, &[0xFC; 300], &mut out);
+        }
+        out
+    }
+
+    /// The checker accepts the muxer's output and rejects each kind of damage it claims to catch.
+    #[test]
+    fn catches_broken_streams() {
+        let good = stream();
+        let summary = super::check(&good).expect("muxer output is valid");
+        assert_eq!(summary.pes[&0x101].len(), 20);
+        assert_eq!(summary.pes[&0x100].len(), 20);
+        let damaged = |f: &dyn Fn(&mut Vec<u8>)| {
+            let mut b = good.clone();
+            f(&mut b);
+            super::check(&b).err().expect("damage must be detected")
+        };
+        assert!(damaged(&|b| b.truncate(b.len() - 1)).contains("multiple of 188"));
+        assert!(damaged(&|b| b[188 * 3] = 0x46).contains("sync byte"));
+        // Packet 6 continues the first Opus PES: dropping it leaves a continuity gap.
+        let dropped = damaged(&|b| {
+            b.drain(188 * 6..188 * 7);
+        });
+        assert!(
+            dropped.contains("continuity") || dropped.contains("PES"),
+            "{dropped}"
+        );
+        // The PAT is padded with adaptation stuffing; its section starts at byte 172.
+        assert!(damaged(&|b| b[10] ^= 1).contains("stuffing"));
+        assert!(damaged(&|b| b[176] ^= 1).contains("CRC"));
+    }
+}

@@ -409,3 +409,54 @@ fn cross_check(p: &WebmSummary) -> R<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use roomrec_core::media::webm::WebmMuxer;
+    use roomrec_core::media::{Codec, Muxer, TrackSpec};
+
+    /// A finished file with its patches applied.
+    fn file() -> Vec<u8> {
+        let opus = TrackSpec {
+            codec: Codec::Opus,
+            width: 0,
+            height: 0,
+            channels: 2,
+            sample_rate: 48_000,
+            codec_private: None,
+        };
+        let mut out = Vec::new();
+        let mut mux = WebmMuxer::new(&[opus], &mut out);
+        for i in 0..300u64 {
+            mux.write_frame(0, i * 20_000_000, true, &[0xFC, 1, 2, 3], &mut out);
+        }
+        for p in mux.finish(&mut out) {
+            let at = p.offset as usize;
+            out[at..at + p.bytes.len()].copy_from_slice(&p.bytes);
+        }
+        out
+    }
+
+    /// The reader accepts the muxer's output and rejects each kind of damage it claims to catch.
+    #[test]
+    fn catches_broken_files() {
+        let good = file();
+        let p = super::parse(&good).expect("muxer output is valid");
+        assert!(p.segment_known_size);
+        assert_eq!(p.blocks().count(), 300);
+        assert!(p.clusters.len() > 1 && !p.cues.is_empty() && !p.seeks.is_empty());
+        let damaged = |f: &dyn Fn(&mut Vec<u8>)| {
+            let mut b = good.clone();
+            f(&mut b);
+            super::parse(&b).err().expect("damage must be detected")
+        };
+        assert!(damaged(&|b| b.truncate(b.len() - 1)).contains("overruns"));
+        assert!(damaged(&|b| b.push(0)).contains("Segment ends"));
+        assert!(damaged(&|b| b[0] = 0x1B).contains("not EBML"));
+        // Point the first block at track 2, which does not exist.
+        let first_block = super::parse(&good).unwrap().clusters[0].blocks[0]
+            .payload
+            .start;
+        assert!(damaged(&|b| b[first_block - 4] = 0x82).contains("undeclared track"));
+    }
+}
