@@ -314,7 +314,10 @@ mod tests {
         let damaged = |f: &dyn Fn(&mut Vec<u8>)| {
             let mut b = good.clone();
             f(&mut b);
-            super::check(&b).err().expect("damage must be detected")
+            match super::check(&b) {
+                Ok(_) => panic!("damage was not detected"),
+                Err(e) => e,
+            }
         };
         assert!(damaged(&|b| b.truncate(b.len() - 1)).contains("multiple of 188"));
         assert!(damaged(&|b| b[188 * 3] = 0x46).contains("sync byte"));
