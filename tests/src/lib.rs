@@ -1,6 +1,7 @@
 //! Test support for roomrec: the deterministic in-memory simulation (fake publishers, relay and
 //! recorder core on virtual time) and helpers shared by the integration tests.
 
+pub mod fuzz_bodies;
 pub mod probe;
 pub mod sim;
 pub mod synthetic;
