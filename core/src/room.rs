@@ -184,8 +184,15 @@ impl Room {
     /// When `handle_timeout` wants to be called next, if at all.
     pub fn poll_timeout(&self) -> Option<Instant> {
         // Plays wait for signaling; reporting them while it is down would busy-loop the caller.
-        let plays = if self.signaling_up && !self.shutting_down { self.plays.next_due() } else { None };
-        [plays, self.early_candidates.next_expiry()].into_iter().flatten().min()
+        let plays = if self.signaling_up && !self.shutting_down {
+            self.plays.next_due()
+        } else {
+            None
+        };
+        [plays, self.early_candidates.next_expiry()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Our peer id (relay dialect).
@@ -217,12 +224,26 @@ impl Room {
                 }
             }
             Incoming::PeerJoined { peer, stream_id } => self.member_seen(now, peer, stream_id),
-            Incoming::Offer { peer, session, stream_id, sdp, encrypted, is_scene } => {
-                self.handle_offer(now, SessionKey { peer, session }, stream_id, sdp, encrypted, is_scene)
-            }
-            Incoming::Candidates { peer, session, candidates } => {
-                self.route_candidates(now, peer, session, candidates)
-            }
+            Incoming::Offer {
+                peer,
+                session,
+                stream_id,
+                sdp,
+                encrypted,
+                is_scene,
+            } => self.handle_offer(
+                now,
+                SessionKey { peer, session },
+                stream_id,
+                sdp,
+                encrypted,
+                is_scene,
+            ),
+            Incoming::Candidates {
+                peer,
+                session,
+                candidates,
+            } => self.route_candidates(now, peer, session, candidates),
             Incoming::PeerLeft { peer } => self.peer_left(&peer),
             Incoming::Notice { kind, message } => tracing::warn!("server {kind}: {message}"),
             Incoming::Ignored { reason } => tracing::trace!("signaling message ignored: {reason}"),
@@ -233,8 +254,15 @@ impl Room {
         if peer == self.ctx.own_id {
             return;
         }
-        self.members.insert(peer.clone(), stream_id.clone());
+        let previous = self.members.insert(peer.clone(), stream_id.clone());
         let Some(stream) = stream_id else { return };
+        // The official server can announce one arrival twice; a second `play` right after the
+        // first makes the publisher tear down the connection it is setting up.
+        if previous.as_ref() == Some(&Some(stream.clone()))
+            && self.plays.recently_sent(now, &stream)
+        {
+            return;
+        }
         if self.wants_play(&stream) || self.held_by_other_peer(&peer, &stream) {
             self.send_play(now, &stream);
         }
@@ -248,7 +276,10 @@ impl Room {
             return false;
         }
         let stream = self.secrets.strip_stream_id(wire_stream);
-        let mut holders = self.connections.iter().filter(|(_, c)| c.stream_id == stream);
+        let mut holders = self
+            .connections
+            .iter()
+            .filter(|(_, c)| c.stream_id == stream);
         holders.clone().next().is_some() && holders.all(|(k, _)| k.peer != peer)
     }
 
@@ -259,13 +290,18 @@ impl Room {
             return false;
         }
         let stream = self.secrets.strip_stream_id(wire_stream);
-        let publisher_present = self.members.values().any(|s| s.as_deref() == Some(wire_stream));
+        let publisher_present = self
+            .members
+            .values()
+            .any(|s| s.as_deref() == Some(wire_stream));
         publisher_present && !self.connections.values().any(|c| c.stream_id == stream)
     }
 
     fn send_play(&mut self, now: Instant, wire_stream: &str) {
         tracing::info!(stream = %self.secrets.strip_stream_id(wire_stream), "asking to play");
-        self.send(&Outgoing::Play { stream_id: wire_stream });
+        self.send(&Outgoing::Play {
+            stream_id: wire_stream,
+        });
         self.plays.sent(now, wire_stream);
     }
 
@@ -312,7 +348,10 @@ impl Room {
         }
         let stream_id = self.secrets.strip_stream_id(&wire_stream).to_string();
         let announced_owner = self.members.get(&key.peer) == Some(&Some(wire_stream.clone()));
-        let taken_by_other = self.connections.iter().any(|(k, c)| k.peer != key.peer && c.stream_id == stream_id);
+        let taken_by_other = self
+            .connections
+            .iter()
+            .any(|(k, c)| k.peer != key.peer && c.stream_id == stream_id);
         if taken_by_other && !announced_owner {
             // Only the peer that announced the stream (a rejoin) may take over a live recording.
             tracing::warn!(peer = %key.peer, stream = %stream_id, "offer for a stream already recorded from another peer ignored");
@@ -330,9 +369,17 @@ impl Room {
             tracing::info!(old = %old, new = %key, "replacing connection");
             self.close_connection(&old);
         }
-        self.members.entry(key.peer.clone()).or_insert_with(|| Some(wire_stream.clone()));
+        self.members
+            .entry(key.peer.clone())
+            .or_insert_with(|| Some(wire_stream.clone()));
         self.plays.remove(&wire_stream);
-        self.connections.insert(key.clone(), Connection { stream_id: stream_id.clone(), encrypted });
+        self.connections.insert(
+            key.clone(),
+            Connection {
+                stream_id: stream_id.clone(),
+                encrypted,
+            },
+        );
         tracing::info!(session = %key, stream = %stream_id, "offer received");
         self.out.push_back(RoomOutput::StartSession(SessionStart {
             key: key.clone(),
@@ -342,11 +389,20 @@ impl Room {
         }));
         let early = self.early_candidates.take(&key, now);
         if !early.is_empty() {
-            self.out.push_back(RoomOutput::ToSession(key, SessionCommand::RemoteCandidates(early)));
+            self.out.push_back(RoomOutput::ToSession(
+                key,
+                SessionCommand::RemoteCandidates(early),
+            ));
         }
     }
 
-    fn route_candidates(&mut self, now: Instant, peer: String, session: Option<String>, candidates: Vec<IceCandidate>) {
+    fn route_candidates(
+        &mut self,
+        now: Instant,
+        peer: String,
+        session: Option<String>,
+        candidates: Vec<IceCandidate>,
+    ) {
         let key = match session {
             Some(session) => SessionKey { peer, session },
             // Without a session id the only sane target is the peer's single live connection.
@@ -359,7 +415,10 @@ impl Room {
             },
         };
         if self.connections.contains_key(&key) {
-            self.out.push_back(RoomOutput::ToSession(key, SessionCommand::RemoteCandidates(candidates)));
+            self.out.push_back(RoomOutput::ToSession(
+                key,
+                SessionCommand::RemoteCandidates(candidates),
+            ));
         } else {
             self.early_candidates.push(now, key, candidates);
         }
@@ -369,7 +428,12 @@ impl Room {
         if let Some(Some(stream)) = self.members.remove(peer) {
             self.plays.remove(&stream);
         }
-        let keys: Vec<SessionKey> = self.connections.keys().filter(|k| k.peer == peer).cloned().collect();
+        let keys: Vec<SessionKey> = self
+            .connections
+            .keys()
+            .filter(|k| k.peer == peer)
+            .cloned()
+            .collect();
         for key in keys {
             self.close_connection(&key);
         }
@@ -383,10 +447,17 @@ impl Room {
                     return;
                 };
                 let encrypt = conn.encrypted;
-                self.send(&Outgoing::Answer { peer: &key.peer, session: &key.session, sdp: &sdp, encrypt });
+                self.send(&Outgoing::Answer {
+                    peer: &key.peer,
+                    session: &key.session,
+                    sdp: &sdp,
+                    encrypt,
+                });
             }
             SessionReport::Closed { reason } => {
-                let Some(conn) = self.connections.remove(&key) else { return };
+                let Some(conn) = self.connections.remove(&key) else {
+                    return;
+                };
                 self.remember_ended(key.clone());
                 tracing::info!(session = %key, stream = %conn.stream_id, "connection ended: {reason}");
                 // The publisher is still here: ask again after a pause (it may also offer by itself).
@@ -402,7 +473,8 @@ impl Room {
     fn close_connection(&mut self, key: &SessionKey) {
         if self.connections.remove(key).is_some() {
             self.remember_ended(key.clone());
-            self.out.push_back(RoomOutput::ToSession(key.clone(), SessionCommand::Close));
+            self.out
+                .push_back(RoomOutput::ToSession(key.clone(), SessionCommand::Close));
         }
     }
 
@@ -420,7 +492,10 @@ impl Room {
         }
         let mut iv = [0u8; 16];
         iv.iter_mut().for_each(|b| *b = self.rng.u8(..));
-        self.out.push_back(RoomOutput::SendSignaling(message::encode(&self.ctx, msg, iv)));
+        self.out
+            .push_back(RoomOutput::SendSignaling(message::encode(
+                &self.ctx, msg, iv,
+            )));
     }
 }
 

@@ -47,15 +47,25 @@ pub struct SessionConfig {
 
 #[derive(Clone, Debug)]
 pub enum SessionInput {
-    Datagram { source: SocketAddr, destination: SocketAddr, contents: Vec<u8> },
+    Datagram {
+        source: SocketAddr,
+        destination: SocketAddr,
+        contents: Vec<u8>,
+    },
     Command(SessionCommand),
     /// The media layer wants a keyframe on this track (mid).
-    RequestKeyframe { track: String },
+    RequestKeyframe {
+        track: String,
+    },
 }
 
 #[derive(Clone, Debug)]
 pub enum SessionOutput {
-    Transmit { source: SocketAddr, destination: SocketAddr, contents: Vec<u8> },
+    Transmit {
+        source: SocketAddr,
+        destination: SocketAddr,
+        contents: Vec<u8>,
+    },
     Report(SessionReport),
     Frame(MediaFrame),
     /// The publisher's display name (`info.label`).
@@ -90,7 +100,11 @@ pub struct Session {
 impl Session {
     /// Accepts the offer that opened the connection; the answer comes out as
     /// `SessionOutput::Report(SessionReport::Answer)`.
-    pub fn new(now: Instant, config: SessionConfig, offer_sdp: &str) -> Result<Session, SessionError> {
+    pub fn new(
+        now: Instant,
+        config: SessionConfig,
+        offer_sdp: &str,
+    ) -> Result<Session, SessionError> {
         // str0m draws ids from fastrand's thread-local generator: seed it so runs are reproducible.
         fastrand::seed(config.seed);
         let codec_order = sdp::video_codec_order(&config.video_codecs, offer_sdp);
@@ -125,7 +139,9 @@ impl Session {
             captured_control: None,
         };
         let answer = session.accept_offer(offer_sdp)?;
-        session.out.push_back(SessionOutput::Report(SessionReport::Answer { sdp: answer }));
+        session
+            .out
+            .push_back(SessionOutput::Report(SessionReport::Answer { sdp: answer }));
         session.drain(now);
         Ok(session)
     }
@@ -135,12 +151,21 @@ impl Session {
             return;
         }
         match input {
-            SessionInput::Datagram { source, destination, contents } => {
+            SessionInput::Datagram {
+                source,
+                destination,
+                contents,
+            } => {
                 let Ok(contents) = contents.as_slice().try_into() else {
                     tracing::debug!(session = %self.config.key, "ignoring unrecognised datagram");
                     return;
                 };
-                let receive = Receive { proto: Protocol::Udp, source, destination, contents };
+                let receive = Receive {
+                    proto: Protocol::Udp,
+                    source,
+                    destination,
+                    contents,
+                };
                 if let Err(e) = self.rtc.handle_input(Input::Receive(now, receive)) {
                     tracing::debug!(session = %self.config.key, "datagram rejected: {e}");
                 }
@@ -162,7 +187,10 @@ impl Session {
             return;
         }
         if !self.connected && now >= self.created + self.config.connect_timeout {
-            self.close(now, format!("not connected after {:?}", self.config.connect_timeout));
+            self.close(
+                now,
+                format!("not connected after {:?}", self.config.connect_timeout),
+            );
             return;
         }
         if let Some(since) = self.disconnected_since {
@@ -206,7 +234,12 @@ impl Session {
         let Ok(contents) = contents.try_into() else {
             return false;
         };
-        let receive = Receive { proto: Protocol::Udp, source, destination, contents };
+        let receive = Receive {
+            proto: Protocol::Udp,
+            source,
+            destination,
+            contents,
+        };
         self.rtc.accepts(&Input::Receive(self.rtc_timeout, receive))
     }
 
@@ -222,6 +255,8 @@ impl Session {
     }
 
     fn accept_offer(&mut self, offer_sdp: &str) -> Result<String, SessionError> {
+        sdp::check_offer_limits(offer_sdp)
+            .map_err(|e| SessionError(format!("offer rejected: {e}")))?;
         let recvonly = sdp::as_recvonly_offer(offer_sdp);
         let offer = SdpOffer::from_sdp_string(&recvonly)
             .map_err(|e| SessionError(format!("unparsable offer: {e}")))?;
@@ -241,7 +276,9 @@ impl Session {
                 // mDNS names cannot be resolved here; TCP candidates are not supported.
                 Ok(cand) if cand.proto() == Protocol::Udp => self.rtc.add_remote_candidate(cand),
                 Ok(_) => tracing::debug!(session = %self.config.key, "skipping non-UDP candidate"),
-                Err(e) => tracing::debug!(session = %self.config.key, "skipping candidate {text:?}: {e}"),
+                Err(e) => {
+                    tracing::debug!(session = %self.config.key, "skipping candidate {text:?}: {e}")
+                }
             }
         }
     }
@@ -254,7 +291,9 @@ impl Session {
                     tracing::debug!(session = %self.config.key, "keyframe request on {track} failed: {e}");
                 }
             }
-            None => tracing::debug!(session = %self.config.key, "no track {track} to request a keyframe on"),
+            None => {
+                tracing::debug!(session = %self.config.key, "no track {track} to request a keyframe on")
+            }
         }
     }
 
@@ -266,7 +305,10 @@ impl Session {
         self.drain(now);
         self.rtc.disconnect();
         tracing::info!(session = %self.config.key, stream = %self.config.stream_id, "connection closed: {reason}");
-        self.out.push_back(SessionOutput::Report(SessionReport::Closed { reason: reason.clone() }));
+        self.out
+            .push_back(SessionOutput::Report(SessionReport::Closed {
+                reason: reason.clone(),
+            }));
         self.closed = Some(reason);
     }
 
@@ -333,14 +375,20 @@ impl Session {
                     audio: self.config.audio,
                     video: self.config.video,
                     label: self.config.label.clone(),
-                    prefer_video_codec: self.config.video_codecs.first().map(|c| c.name().to_string()),
+                    prefer_video_codec: self
+                        .config
+                        .video_codecs
+                        .first()
+                        .map(|c| c.name().to_string()),
                 };
                 self.send_control(&datachannel::encode_request(&request));
             }
             Event::ChannelData(data) if Some(data.id) == self.control && !data.binary => {
                 match std::str::from_utf8(&data.data) {
                     Ok(text) => self.handle_control(now, text),
-                    Err(_) => tracing::warn!(session = %self.config.key, "non-UTF-8 data-channel message ignored"),
+                    Err(_) => {
+                        tracing::warn!(session = %self.config.key, "non-UTF-8 data-channel message ignored")
+                    }
                 }
             }
             Event::ChannelClose(id) if Some(id) == self.control => {
@@ -368,11 +416,20 @@ impl Session {
         };
         for item in items {
             match item {
-                DcIncoming::Description { kind, sdp, session, encrypted } => {
-                    self.handle_reoffer(&kind, &sdp, session.as_deref(), encrypted)
-                }
-                DcIncoming::Candidates { session, candidates } => {
-                    if session.as_deref().is_none_or(|s| s == self.config.key.session) {
+                DcIncoming::Description {
+                    kind,
+                    sdp,
+                    session,
+                    encrypted,
+                } => self.handle_reoffer(&kind, &sdp, session.as_deref(), encrypted),
+                DcIncoming::Candidates {
+                    session,
+                    candidates,
+                } => {
+                    if session
+                        .as_deref()
+                        .is_none_or(|s| s == self.config.key.session)
+                    {
                         self.add_remote_candidates(&candidates);
                     }
                 }
@@ -381,7 +438,9 @@ impl Session {
                     self.close(now, "publisher said bye".into());
                     return;
                 }
-                DcIncoming::Info { label: Some(label) } => self.out.push_back(SessionOutput::Label(label)),
+                DcIncoming::Info { label: Some(label) } => {
+                    self.out.push_back(SessionOutput::Label(label))
+                }
                 DcIncoming::Info { label: None } | DcIncoming::VideoMuted(_) => {}
             }
         }
@@ -398,10 +457,18 @@ impl Session {
         }
         match self.accept_offer(sdp) {
             Ok(answer) => {
-                let cipher = if encrypted { self.config.cipher.clone() } else { None };
+                let cipher = if encrypted {
+                    self.config.cipher.clone()
+                } else {
+                    None
+                };
                 let iv = self.random_iv();
-                let text =
-                    datachannel::encode_answer(cipher.as_ref(), &self.config.key.session, &answer, iv);
+                let text = datachannel::encode_answer(
+                    cipher.as_ref(),
+                    &self.config.key.session,
+                    &answer,
+                    iv,
+                );
                 self.send_control(&text);
             }
             Err(e) => tracing::warn!(session = %self.config.key, "re-offer rejected: {e}"),
@@ -439,4 +506,3 @@ fn to_frame(data: MediaData) -> Option<MediaFrame> {
         sender_clock,
     })
 }
-

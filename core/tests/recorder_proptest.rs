@@ -167,7 +167,11 @@ fn run(audio: bool, video: bool, ops: Vec<Op>) -> Result<(), TestCaseError> {
         // Audio packets never share or go back in time (overlapping Opus breaks decoders).
         if let Some(a) = f.audio() {
             let pts: Vec<u64> = f.track_frames(a).iter().map(|w| w.pts_ns).collect();
-            prop_assert!(pts.windows(2).all(|w| w[1] > w[0]), "audio pts not increasing: {:?}", pts);
+            prop_assert!(
+                pts.windows(2).all(|w| w[1] > w[0]),
+                "audio pts not increasing: {:?}",
+                pts
+            );
         }
         if !audio {
             prop_assert!(f.audio().is_none());

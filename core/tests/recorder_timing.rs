@@ -184,7 +184,10 @@ fn small_step_back_never_decreases_pts_and_big_jumps_reanchor() {
     let pts: Vec<f64> = f.frames.iter().map(|w| w.pts_ns as f64 / 1e6).collect();
     // The packet that stepped 30 ms back would overlap its predecessor: it is dropped.
     assert_eq!(pts.len(), 99);
-    assert!(pts.windows(2).all(|w| w[1] > w[0]), "audio pts strictly increase");
+    assert!(
+        pts.windows(2).all(|w| w[1] > w[0]),
+        "audio pts strictly increase"
+    );
     // After each jump the track continues on its arrival time: no hours-long hole, no pile-up.
     assert!((pts[74] - 1500.0).abs() < 1.0, "{}", pts[74]);
     assert!((pts[89] - 1800.0).abs() < 1.0, "{}", pts[89]);
@@ -232,9 +235,16 @@ fn audio_just_before_the_keyframe_never_overlaps_the_next_packet() {
         sim.run(ev);
         sim.finish(3100.0);
         let f = &sim.files()[0];
-        let audio: Vec<f64> = f.track_frames(f.audio().unwrap()).iter().map(|w| w.pts_ns as f64 / 1e6).collect();
+        let audio: Vec<f64> = f
+            .track_frames(f.audio().unwrap())
+            .iter()
+            .map(|w| w.pts_ns as f64 / 1e6)
+            .collect();
         for pair in audio.windows(2) {
-            assert!(pair[1] - pair[0] >= 19.5, "lead {lead_ms} ms: audio packets at {pair:?} overlap");
+            assert!(
+                pair[1] - pair[0] >= 19.5,
+                "lead {lead_ms} ms: audio packets at {pair:?} overlap"
+            );
         }
         assert!(max_sync_error(f) <= VIDEO_FRAME_MS, "lead {lead_ms} ms");
     }

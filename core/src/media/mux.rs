@@ -27,7 +27,14 @@ pub struct Patch {
 /// order; nothing is held back longer than the muxer's own bounded buffering (see each impl).
 pub trait Muxer: Send {
     /// `pts_ns`: presentation time in ns on the file's timeline (0 = file start), never negative.
-    fn write_frame(&mut self, track: usize, pts_ns: u64, keyframe: bool, data: &[u8], out: &mut Vec<u8>);
+    fn write_frame(
+        &mut self,
+        track: usize,
+        pts_ns: u64,
+        keyframe: bool,
+        data: &[u8],
+        out: &mut Vec<u8>,
+    );
     /// Called at least once a second with the current file time, so time-based output (PCR,
     /// cluster boundaries) keeps flowing while no frames arrive.
     fn tick(&mut self, now_ns: u64, out: &mut Vec<u8>);

@@ -48,9 +48,15 @@ pub(super) struct ViewerConn {
 
 pub(super) enum ConnEvent {
     /// The viewer's request arrived: the owner answers with info + a re-offer.
-    Request { audio: bool, video: bool },
+    Request {
+        audio: bool,
+        video: bool,
+    },
     /// The viewer's answer on the data channel (possibly sealed).
-    Description { desc: Value, vector: Option<String> },
+    Description {
+        desc: Value,
+        vector: Option<String>,
+    },
     Ping(Value),
     Bye,
 }
@@ -58,7 +64,13 @@ pub(super) enum ConnEvent {
 impl ViewerConn {
     /// Returns the connection and its first offer (data channel only, candidates stripped so they
     /// must travel as trickled candidates like Chrome's do).
-    pub fn new(now: Instant, viewer: String, session: String, codec: Option<Codec>, local: SocketAddr) -> (ViewerConn, String) {
+    pub fn new(
+        now: Instant,
+        viewer: String,
+        session: String,
+        codec: Option<Codec>,
+        local: SocketAddr,
+    ) -> (ViewerConn, String) {
         let mut builder = Rtc::builder().clear_codecs().enable_opus(true, false);
         builder = match codec {
             Some(Codec::H264) => builder.enable_h264(true),
@@ -100,34 +112,49 @@ impl ViewerConn {
     }
 
     pub fn local_candidates(&self, local: SocketAddr) -> Vec<Value> {
-        let cand = Candidate::host(local, "udp").map(|c| c.to_sdp_string()).unwrap_or_default();
+        let cand = Candidate::host(local, "udp")
+            .map(|c| c.to_sdp_string())
+            .unwrap_or_default();
         let cand = cand.strip_prefix("a=").unwrap_or(&cand).to_string();
         vec![json!({"candidate": cand, "sdpMid": "0", "sdpMLineIndex": 0})]
     }
 
     /// `first`: the answer came on the WebSocket, so it can only be for the first offer (a late
     /// duplicate must not consume a re-offer that is pending on the data channel).
-    pub fn accept_answer(&mut self, now: Instant, sdp: &str, first: bool, out: &mut VecDeque<PublisherOutput>) {
+    pub fn accept_answer(
+        &mut self,
+        now: Instant,
+        sdp: &str,
+        first: bool,
+        out: &mut VecDeque<PublisherOutput>,
+    ) {
         if first != (self.answers == 0) {
             tracing::debug!("publisher: answer in the wrong state ignored");
             return;
         }
-        let Some(pending) = self.pending.take() else { return };
+        let Some(pending) = self.pending.take() else {
+            return;
+        };
         match SdpAnswer::from_sdp_string(sdp) {
-            Ok(answer) => {
-                match self.rtc.sdp_api().accept_answer(pending, answer) {
-                    Ok(()) => self.answers += 1,
-                    Err(e) => tracing::warn!("publisher: answer rejected: {e}"),
-                }
-            }
+            Ok(answer) => match self.rtc.sdp_api().accept_answer(pending, answer) {
+                Ok(()) => self.answers += 1,
+                Err(e) => tracing::warn!("publisher: answer rejected: {e}"),
+            },
             Err(e) => tracing::warn!("publisher: unparsable answer: {e}"),
         }
         self.drain(now, out);
     }
 
-    pub fn add_candidates(&mut self, now: Instant, candidates: &[Value], out: &mut VecDeque<PublisherOutput>) {
+    pub fn add_candidates(
+        &mut self,
+        now: Instant,
+        candidates: &[Value],
+        out: &mut VecDeque<PublisherOutput>,
+    ) {
         for c in candidates {
-            let Some(text) = c.get("candidate").and_then(Value::as_str) else { continue };
+            let Some(text) = c.get("candidate").and_then(Value::as_str) else {
+                continue;
+            };
             if let Ok(cand) = Candidate::from_sdp_string(text) {
                 self.rtc.add_remote_candidate(cand);
             }
@@ -136,11 +163,20 @@ impl ViewerConn {
     }
 
     /// Adds sendonly m-lines for the tracks the viewer asked for; returns the re-offer SDP.
-    pub fn add_tracks(&mut self, now: Instant, tracks: &[(usize, TrackKind)], out: &mut VecDeque<PublisherOutput>) -> Option<String> {
+    pub fn add_tracks(
+        &mut self,
+        now: Instant,
+        tracks: &[(usize, TrackKind)],
+        out: &mut VecDeque<PublisherOutput>,
+    ) -> Option<String> {
         let mut change = self.rtc.sdp_api();
         let mut mids = Vec::new();
         for (index, kind) in tracks {
-            let media_kind = if *kind == TrackKind::Audio { MediaKind::Audio } else { MediaKind::Video };
+            let media_kind = if *kind == TrackKind::Audio {
+                MediaKind::Audio
+            } else {
+                MediaKind::Video
+            };
             let mid = change.add_media(media_kind, Direction::SendOnly, None, None, None);
             mids.push((mid, *index, *kind));
         }
@@ -148,7 +184,15 @@ impl ViewerConn {
         self.pending = Some(pending);
         for (mid, track, kind) in mids {
             let need_keyframe = kind == TrackKind::Video;
-            self.sending.push(Sending { mid, track, next: 0, loops: 0, base: 0, need_keyframe, sent: 0 });
+            self.sending.push(Sending {
+                mid,
+                track,
+                next: 0,
+                loops: 0,
+                base: 0,
+                need_keyframe,
+                sent: 0,
+            });
         }
         self.drain(now, out);
         Some(offer.to_sdp_string())
@@ -172,20 +216,47 @@ impl ViewerConn {
     }
 
     pub fn accepts(&self, source: SocketAddr, destination: SocketAddr, contents: &[u8]) -> bool {
-        let Ok(contents) = contents.try_into() else { return false };
-        let r = Receive { proto: Protocol::Udp, source, destination, contents };
+        let Ok(contents) = contents.try_into() else {
+            return false;
+        };
+        let r = Receive {
+            proto: Protocol::Udp,
+            source,
+            destination,
+            contents,
+        };
         self.rtc.accepts(&Input::Receive(self.rtc_timeout, r))
     }
 
-    pub fn receive(&mut self, now: Instant, source: SocketAddr, destination: SocketAddr, contents: &[u8], out: &mut VecDeque<PublisherOutput>) {
-        let Ok(contents) = contents.try_into() else { return };
-        let r = Receive { proto: Protocol::Udp, source, destination, contents };
+    pub fn receive(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        contents: &[u8],
+        out: &mut VecDeque<PublisherOutput>,
+    ) {
+        let Ok(contents) = contents.try_into() else {
+            return;
+        };
+        let r = Receive {
+            proto: Protocol::Udp,
+            source,
+            destination,
+            contents,
+        };
         if self.rtc.handle_input(Input::Receive(now, r)).is_ok() {
             self.drain(now, out);
         }
     }
 
-    pub fn timeout(&mut self, now: Instant, tracks: &[Track], video_muted: bool, out: &mut VecDeque<PublisherOutput>) {
+    pub fn timeout(
+        &mut self,
+        now: Instant,
+        tracks: &[Track],
+        video_muted: bool,
+        out: &mut VecDeque<PublisherOutput>,
+    ) {
         if self.rtc.handle_input(Input::Timeout(now)).is_err() {
             self.closed = true;
             return;
@@ -218,7 +289,12 @@ impl ViewerConn {
 
     /// A renegotiation on the data channel once the tracks are up: an ICE restart, or (like the
     /// web app preparing a screen share) an extra unused transceiver. None while another is pending.
-    pub fn reoffer(&mut self, now: Instant, ice_restart: bool, out: &mut VecDeque<PublisherOutput>) -> Option<String> {
+    pub fn reoffer(
+        &mut self,
+        now: Instant,
+        ice_restart: bool,
+        out: &mut VecDeque<PublisherOutput>,
+    ) -> Option<String> {
         if self.pending.is_some() || self.control.is_none() || self.sending.is_empty() {
             return None;
         }
@@ -249,7 +325,10 @@ impl ViewerConn {
         let start = *self.media_start.get_or_insert(now);
         for s in &mut self.sending {
             let track = &tracks[s.track];
-            let pt = self.rtc.media(s.mid).and_then(|m| m.remote_pts().first().copied());
+            let pt = self
+                .rtc
+                .media(s.mid)
+                .and_then(|m| m.remote_pts().first().copied());
             while due_at(start, track, s) <= now {
                 let frame = &track.frames[s.next];
                 let rtp = s.base + s.loops * track.period + frame.time;
@@ -258,10 +337,14 @@ impl ViewerConn {
                     s.need_keyframe = true;
                 } else if let Some(pt) = pt.filter(|_| !s.need_keyframe || frame.keyframe) {
                     s.need_keyframe = false;
-                    let wallclock = start + Duration::from_secs_f64(rtp as f64 / track.clock_rate as f64);
+                    let wallclock =
+                        start + Duration::from_secs_f64(rtp as f64 / track.clock_rate as f64);
                     let time = MediaTime::new(rtp, frequency(track.clock_rate));
                     if let Some(writer) = self.rtc.writer(s.mid) {
-                        if writer.write(pt, wallclock, time, frame.data.clone()).is_ok() {
+                        if writer
+                            .write(pt, wallclock, time, frame.data.clone())
+                            .is_ok()
+                        {
                             s.sent += 1;
                         }
                     }
@@ -301,17 +384,28 @@ impl ViewerConn {
         match event {
             Event::ChannelOpen(id, label) if label == "sendChannel" => self.control = Some(id),
             Event::ChannelData(d) if Some(d.id) == self.control => {
-                let Ok(Value::Object(msg)) = serde_json::from_slice::<Value>(&d.data) else { return };
+                let Ok(Value::Object(msg)) = serde_json::from_slice::<Value>(&d.data) else {
+                    return;
+                };
                 if let Some(desc) = msg.get("description") {
-                    let vector = msg.get("vector").and_then(Value::as_str).map(str::to_string);
-                    self.events.push_back(ConnEvent::Description { desc: desc.clone(), vector });
+                    let vector = msg
+                        .get("vector")
+                        .and_then(Value::as_str)
+                        .map(str::to_string);
+                    self.events.push_back(ConnEvent::Description {
+                        desc: desc.clone(),
+                        vector,
+                    });
                 } else if let Some(v) = msg.get("ping") {
                     self.events.push_back(ConnEvent::Ping(v.clone()));
                 } else if msg.get("bye").is_some() {
                     self.events.push_back(ConnEvent::Bye);
                 } else if msg.contains_key("audio") || msg.contains_key("video") {
                     let flag = |k: &str| msg.get(k).and_then(Value::as_bool).unwrap_or(true);
-                    self.events.push_back(ConnEvent::Request { audio: flag("audio"), video: flag("video") });
+                    self.events.push_back(ConnEvent::Request {
+                        audio: flag("audio"),
+                        video: flag("video"),
+                    });
                 }
             }
             _ => {}
@@ -325,5 +419,9 @@ fn due_at(start: Instant, track: &Track, s: &Sending) -> Instant {
 }
 
 fn frequency(clock_rate: u32) -> Frequency {
-    if clock_rate == 48_000 { Frequency::FORTY_EIGHT_KHZ } else { Frequency::NINETY_KHZ }
+    if clock_rate == 48_000 {
+        Frequency::FORTY_EIGHT_KHZ
+    } else {
+        Frequency::NINETY_KHZ
+    }
 }

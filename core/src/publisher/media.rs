@@ -8,14 +8,27 @@ use crate::media::Codec;
 
 impl Track {
     /// A looping track from frames in clock units (`clock_rate`).
-    pub fn from_frames(codec: Codec, clock_rate: u32, frames: Vec<EncodedFrame>) -> Result<Track, SourceError> {
+    pub fn from_frames(
+        codec: Codec,
+        clock_rate: u32,
+        frames: Vec<EncodedFrame>,
+    ) -> Result<Track, SourceError> {
         let last = frames.last().ok_or(SourceError::Invalid("no frames"))?;
         let period = last.time + last.duration.max(1);
         let frames: Vec<SourceFrame> = frames
             .into_iter()
-            .map(|f| SourceFrame { data: f.data.into(), time: f.time, keyframe: f.keyframe })
+            .map(|f| SourceFrame {
+                data: f.data.into(),
+                time: f.time,
+                keyframe: f.keyframe,
+            })
             .collect();
-        Ok(Track { codec, clock_rate, frames: Arc::from(frames), period })
+        Ok(Track {
+            codec,
+            clock_rate,
+            frames: Arc::from(frames),
+            period,
+        })
     }
 
     /// VP8/VP9/AV1 from an IVF file.

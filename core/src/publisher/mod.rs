@@ -62,7 +62,11 @@ pub struct PublisherConfig {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PublisherOutput {
     SendSignaling(String),
-    Transmit { source: SocketAddr, destination: SocketAddr, contents: Vec<u8> },
+    Transmit {
+        source: SocketAddr,
+        destination: SocketAddr,
+        contents: Vec<u8>,
+    },
 }
 
 pub struct Publisher {
@@ -91,7 +95,12 @@ impl Publisher {
             cipher: secrets.cipher.clone(),
             scene: false,
         };
-        let tracks = config.video.iter().chain(config.audio.iter()).cloned().collect();
+        let tracks = config
+            .video
+            .iter()
+            .chain(config.audio.iter())
+            .cloned()
+            .collect();
         let mut publisher = Publisher {
             config,
             wire,
@@ -141,14 +150,22 @@ impl Publisher {
         }
         match self.wire.decode(text) {
             PublisherIncoming::WantsStream { viewer } => self.offer_to(now, viewer),
-            PublisherIncoming::Answer { viewer, session, sdp } => {
+            PublisherIncoming::Answer {
+                viewer,
+                session,
+                sdp,
+            } => {
                 if let Some(c) = self.conn_mut(&viewer, Some(&session)) {
                     let mut out = VecDeque::new();
                     c.accept_answer(now, &sdp, true, &mut out);
                     self.out.extend(out);
                 }
             }
-            PublisherIncoming::Candidates { viewer, session, candidates } => {
+            PublisherIncoming::Candidates {
+                viewer,
+                session,
+                candidates,
+            } => {
                 if let Some(c) = self.conn_mut(&viewer, session.as_deref()) {
                     let mut out = VecDeque::new();
                     c.add_candidates(now, &candidates, &mut out);
@@ -167,9 +184,19 @@ impl Publisher {
         self.process_conn_events(now);
     }
 
-    pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, destination: SocketAddr, contents: &[u8]) {
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        contents: &[u8],
+    ) {
         let mut out = VecDeque::new();
-        if let Some(c) = self.conns.iter_mut().find(|c| !c.closed && c.accepts(source, destination, contents)) {
+        if let Some(c) = self
+            .conns
+            .iter_mut()
+            .find(|c| !c.closed && c.accepts(source, destination, contents))
+        {
             c.receive(now, source, destination, contents, &mut out);
         }
         self.out.extend(out);
@@ -191,7 +218,11 @@ impl Publisher {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.conns.iter().filter(|c| !c.closed).map(|c| c.next_timeout(&self.tracks)).min()
+        self.conns
+            .iter()
+            .filter(|c| !c.closed)
+            .map(|c| c.next_timeout(&self.tracks))
+            .min()
     }
 
     /// Stop (true) or resume (false) sending video; resumes on the next keyframe, like a camera.
@@ -203,7 +234,11 @@ impl Publisher {
     pub fn hang_up(&mut self, now: Instant) {
         let mut out = VecDeque::new();
         for c in self.conns.iter_mut() {
-            c.send_control(now, &json!({"videoMuted": true, "bye": true}).to_string(), &mut out);
+            c.send_control(
+                now,
+                &json!({"videoMuted": true, "bye": true}).to_string(),
+                &mut out,
+            );
             c.send_control(now, &json!({"bye": true}).to_string(), &mut out);
             c.close(now, &mut out);
         }
@@ -214,7 +249,12 @@ impl Publisher {
     /// Swap the video source mid-stream (e.g. a resolution change); the codec must stay the same
     /// because it was negotiated. Returns whether the track was taken.
     pub fn set_video_track(&mut self, track: Track) -> bool {
-        let Some(current) = self.config.video.as_ref().filter(|v| v.codec == track.codec) else {
+        let Some(current) = self
+            .config
+            .video
+            .as_ref()
+            .filter(|v| v.codec == track.codec)
+        else {
             return false;
         };
         if self.config.scene || self.tracks.is_empty() {
@@ -239,9 +279,12 @@ impl Publisher {
                 continue;
             }
             if let Some(sdp) = self.conns[i].reoffer(now, ice_restart, &mut out) {
-                let (viewer, session) = (self.conns[i].viewer.clone(), self.conns[i].session.clone());
+                let (viewer, session) =
+                    (self.conns[i].viewer.clone(), self.conns[i].session.clone());
                 let iv = self.iv();
-                let text = self.wire.dc_offer(&viewer, &self.config.stream_id, &session, &sdp, iv);
+                let text = self
+                    .wire
+                    .dc_offer(&viewer, &self.config.stream_id, &session, &sdp, iv);
                 self.conns[i].send_control(now, &text, &mut out);
             }
         }
@@ -255,7 +298,13 @@ impl Publisher {
             .conns
             .iter()
             .filter(|c| !c.closed)
-            .map(|c| (c.viewer.clone(), c.session.clone(), c.local_candidates(self.config.local_addr)))
+            .map(|c| {
+                (
+                    c.viewer.clone(),
+                    c.session.clone(),
+                    c.local_candidates(self.config.local_addr),
+                )
+            })
             .collect();
         for (viewer, session, cands) in targets {
             let iv = self.iv();
@@ -294,7 +343,13 @@ impl Publisher {
         let codec = self.config.video.as_ref().map(|t| t.codec);
         // str0m draws its ids from fastrand's thread-local generator: seed it for reproducible runs.
         fastrand::seed(self.rng.u64(..));
-        let (conn, sdp) = ViewerConn::new(now, viewer.clone(), session.clone(), codec, self.config.local_addr);
+        let (conn, sdp) = ViewerConn::new(
+            now,
+            viewer.clone(),
+            session.clone(),
+            codec,
+            self.config.local_addr,
+        );
         let (iv1, iv2) = (self.iv(), self.iv());
         let offer = self.wire.offer(&viewer, &session, &sdp, iv1);
         let cands = conn.local_candidates(self.config.local_addr);
@@ -328,12 +383,21 @@ impl Publisher {
                     .iter()
                     .enumerate()
                     .map(|(idx, t)| (idx, t.codec.kind()))
-                    .filter(|(_, kind)| if *kind == TrackKind::Audio { audio } else { video })
+                    .filter(|(_, kind)| {
+                        if *kind == TrackKind::Audio {
+                            audio
+                        } else {
+                            video
+                        }
+                    })
                     .collect();
                 if let Some(sdp) = self.conns[i].add_tracks(now, &wanted, &mut out) {
-                    let (viewer, session) = (self.conns[i].viewer.clone(), self.conns[i].session.clone());
+                    let (viewer, session) =
+                        (self.conns[i].viewer.clone(), self.conns[i].session.clone());
                     let iv = self.iv();
-                    let text = self.wire.dc_offer(&viewer, &self.config.stream_id, &session, &sdp, iv);
+                    let text =
+                        self.wire
+                            .dc_offer(&viewer, &self.config.stream_id, &session, &sdp, iv);
                     self.conns[i].send_control(now, &text, &mut out);
                 }
             }
@@ -344,11 +408,17 @@ impl Publisher {
                     msg.insert("vector".into(), Value::String(v));
                 }
                 let answer = self.wire.unseal(&msg, "description");
-                if let Some(sdp) = answer.as_ref().and_then(|d| d.get("sdp")).and_then(Value::as_str) {
+                if let Some(sdp) = answer
+                    .as_ref()
+                    .and_then(|d| d.get("sdp"))
+                    .and_then(Value::as_str)
+                {
                     self.conns[i].accept_answer(now, sdp, false, &mut out);
                 }
             }
-            ConnEvent::Ping(v) => self.conns[i].send_control(now, &json!({"pong": v}).to_string(), &mut out),
+            ConnEvent::Ping(v) => {
+                self.conns[i].send_control(now, &json!({"pong": v}).to_string(), &mut out)
+            }
             ConnEvent::Bye => self.conns[i].close(now, &mut out),
         }
         self.out.extend(out);
@@ -361,7 +431,12 @@ impl Publisher {
     }
 
     fn drop_closed(&mut self) {
-        self.answers_of_closed += self.conns.iter().filter(|c| c.closed).map(|c| c.answers).sum::<u32>();
+        self.answers_of_closed += self
+            .conns
+            .iter()
+            .filter(|c| c.closed)
+            .map(|c| c.answers)
+            .sum::<u32>();
         self.conns.retain(|c| !c.closed);
     }
 

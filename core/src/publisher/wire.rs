@@ -21,10 +21,22 @@ pub struct PublisherWire {
 #[derive(Debug, Clone, PartialEq)]
 pub enum PublisherIncoming {
     /// Someone wants our stream: relay `joinroom` without streamID or `play`, official `offerSDP`.
-    WantsStream { viewer: String },
-    Answer { viewer: String, session: String, sdp: String },
-    Candidates { viewer: String, session: Option<String>, candidates: Vec<Value> },
-    Left { viewer: String },
+    WantsStream {
+        viewer: String,
+    },
+    Answer {
+        viewer: String,
+        session: String,
+        sdp: String,
+    },
+    Candidates {
+        viewer: String,
+        session: Option<String>,
+        candidates: Vec<Value>,
+    },
+    Left {
+        viewer: String,
+    },
     Other,
 }
 
@@ -33,30 +45,63 @@ impl PublisherWire {
         if self.scene {
             return self.finish(json!({"request": "joinroom", "roomid": self.room_wire}));
         }
-        self.finish(json!({"request": "joinroom", "roomid": self.room_wire, "streamID": self.wire_stream}))
+        self.finish(
+            json!({"request": "joinroom", "roomid": self.room_wire, "streamID": self.wire_stream}),
+        )
     }
 
     pub fn offer(&self, viewer: &str, session: &str, sdp: &str, iv: [u8; 16]) -> String {
         let mut msg = json!({"UUID": viewer, "streamID": self.wire_stream, "session": session, "isScene": self.scene});
-        self.seal(&mut msg, "description", &json!({"type": "offer", "sdp": sdp}), iv);
+        self.seal(
+            &mut msg,
+            "description",
+            &json!({"type": "offer", "sdp": sdp}),
+            iv,
+        );
         self.finish(msg)
     }
 
-    pub fn candidates(&self, viewer: &str, session: &str, candidates: &[Value], iv: [u8; 16]) -> String {
+    pub fn candidates(
+        &self,
+        viewer: &str,
+        session: &str,
+        candidates: &[Value],
+        iv: [u8; 16],
+    ) -> String {
         let mut msg = json!({"UUID": viewer, "type": "local", "session": session});
-        self.seal(&mut msg, "candidates", &Value::Array(candidates.to_vec()), iv);
+        self.seal(
+            &mut msg,
+            "candidates",
+            &Value::Array(candidates.to_vec()),
+            iv,
+        );
         self.finish(msg)
     }
 
     /// Re-offer on the data channel: the plain stream id, no addressing fields.
-    pub fn dc_offer(&self, viewer: &str, plain_stream: &str, session: &str, sdp: &str, iv: [u8; 16]) -> String {
-        let mut msg = json!({"UUID": viewer, "streamID": plain_stream, "session": session, "isScene": false});
-        self.seal(&mut msg, "description", &json!({"type": "offer", "sdp": sdp}), iv);
+    pub fn dc_offer(
+        &self,
+        viewer: &str,
+        plain_stream: &str,
+        session: &str,
+        sdp: &str,
+        iv: [u8; 16],
+    ) -> String {
+        let mut msg =
+            json!({"UUID": viewer, "streamID": plain_stream, "session": session, "isScene": false});
+        self.seal(
+            &mut msg,
+            "description",
+            &json!({"type": "offer", "sdp": sdp}),
+            iv,
+        );
         msg.to_string()
     }
 
     fn seal(&self, msg: &mut Value, field: &str, value: &Value, iv: [u8; 16]) {
-        let Some(obj) = msg.as_object_mut() else { return };
+        let Some(obj) = msg.as_object_mut() else {
+            return;
+        };
         match &self.cipher {
             Some(cipher) => {
                 let (ciphertext, vector) = cipher.encrypt(&value.to_string(), iv);
@@ -95,7 +140,9 @@ impl PublisherWire {
             }
             Dialect::Official => field("UUID"),
         };
-        let Some(peer) = peer.map(str::to_string) else { return PublisherIncoming::Other };
+        let Some(peer) = peer.map(str::to_string) else {
+            return PublisherIncoming::Other;
+        };
         match field("request") {
             Some("joinroom") if self.dialect == Dialect::Relay && field("streamID").is_none() => {
                 return PublisherIncoming::WantsStream { viewer: peer };
@@ -113,25 +160,42 @@ impl PublisherWire {
         let session = field("session").map(str::to_string);
         if let Some(desc) = self.unseal(&msg, "description") {
             if desc.get("type").and_then(Value::as_str) == Some("answer") {
-                if let (Some(sdp), Some(session)) = (desc.get("sdp").and_then(Value::as_str), session) {
-                    return PublisherIncoming::Answer { viewer: peer, session, sdp: sdp.to_string() };
+                if let (Some(sdp), Some(session)) =
+                    (desc.get("sdp").and_then(Value::as_str), session)
+                {
+                    return PublisherIncoming::Answer {
+                        viewer: peer,
+                        session,
+                        sdp: sdp.to_string(),
+                    };
                 }
             }
             return PublisherIncoming::Other;
         }
-        if let Some(cands) = self.unseal(&msg, "candidates").or_else(|| self.unseal(&msg, "candidate")) {
+        if let Some(cands) = self
+            .unseal(&msg, "candidates")
+            .or_else(|| self.unseal(&msg, "candidate"))
+        {
             let candidates = match cands {
                 Value::Array(list) => list,
                 single => vec![single],
             };
-            return PublisherIncoming::Candidates { viewer: peer, session, candidates };
+            return PublisherIncoming::Candidates {
+                viewer: peer,
+                session,
+                candidates,
+            };
         }
         PublisherIncoming::Other
     }
 
     /// The field's value, decrypted when it is a hex string with a `vector`.
     pub fn unseal(&self, msg: &Map<String, Value>, field: &str) -> Option<Value> {
-        match (msg.get(field)?, msg.get("vector").and_then(Value::as_str), &self.cipher) {
+        match (
+            msg.get(field)?,
+            msg.get("vector").and_then(Value::as_str),
+            &self.cipher,
+        ) {
             (Value::String(hex), Some(iv), Some(cipher)) => {
                 let plain = cipher.decrypt(hex, iv).ok()?;
                 serde_json::from_str(&plain).ok()

@@ -18,7 +18,9 @@ pub struct CandidateQueue {
 
 impl CandidateQueue {
     pub fn new(_now: Instant) -> CandidateQueue {
-        CandidateQueue { waiting: BTreeMap::new() }
+        CandidateQueue {
+            waiting: BTreeMap::new(),
+        }
     }
 
     pub fn push(&mut self, now: Instant, key: SessionKey, candidates: Vec<IceCandidate>) {
@@ -33,7 +35,10 @@ impl CandidateQueue {
 
     pub fn take(&mut self, key: &SessionKey, now: Instant) -> Vec<IceCandidate> {
         self.expire(now);
-        self.waiting.remove(key).map(|(_, list)| list).unwrap_or_default()
+        self.waiting
+            .remove(key)
+            .map(|(_, list)| list)
+            .unwrap_or_default()
     }
 
     pub fn expire(&mut self, now: Instant) {
@@ -41,7 +46,10 @@ impl CandidateQueue {
     }
 
     pub fn next_expiry(&self) -> Option<Instant> {
-        self.waiting.values().map(|(since, _)| *since + KEEP_FOR).min()
+        self.waiting
+            .values()
+            .map(|(since, _)| *since + KEEP_FOR)
+            .min()
     }
 }
 
@@ -59,7 +67,10 @@ mod tests {
     }
 
     fn key(s: &str) -> SessionKey {
-        SessionKey { peer: "p".into(), session: s.into() }
+        SessionKey {
+            peer: "p".into(),
+            session: s.into(),
+        }
     }
 
     #[test]

@@ -8,11 +8,34 @@ pub fn as_recvonly_offer(offer: &str) -> String {
     offer.replace("a=sendrecv", "a=sendonly")
 }
 
+/// Longest remote ICE ufrag we accept. Real ones are 4-32 characters; str0m panics building a
+/// STUN USERNAME (`remote:local`, 128 bytes at most) from a much longer one (fuzz finding).
+pub const MAX_ICE_UFRAG_LEN: usize = 64;
+
+/// Rejects offers str0m would accept but cannot run safely.
+pub fn check_offer_limits(offer: &str) -> Result<(), String> {
+    for line in offer.lines().map(str::trim) {
+        if let Some(ufrag) = line.strip_prefix("a=ice-ufrag:") {
+            if ufrag.len() > MAX_ICE_UFRAG_LEN {
+                return Err(format!(
+                    "ice-ufrag of {} bytes (at most {MAX_ICE_UFRAG_LEN})",
+                    ufrag.len()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Video codecs to enable, in answer order: the user's preference if given, otherwise the order
 /// of the offer's first video section (falling back to a sensible default).
 pub fn video_codec_order(preference: &[Codec], offer: &str) -> Vec<Codec> {
     if !preference.is_empty() {
-        return preference.iter().copied().filter(|c| *c != Codec::Opus).collect();
+        return preference
+            .iter()
+            .copied()
+            .filter(|c| *c != Codec::Opus)
+            .collect();
     }
     let mut order = offered_video_codecs(offer);
     for codec in [Codec::Vp8, Codec::H264, Codec::Vp9, Codec::Av1] {
@@ -39,7 +62,9 @@ fn offered_video_codecs(offer: &str) -> Vec<Codec> {
         } else if in_video {
             if let Some(rtpmap) = line.strip_prefix("a=rtpmap:") {
                 let mut parts = rtpmap.splitn(2, ' ');
-                let (Some(pt), Some(encoding)) = (parts.next(), parts.next()) else { continue };
+                let (Some(pt), Some(encoding)) = (parts.next(), parts.next()) else {
+                    continue;
+                };
                 let name = encoding.split('/').next().unwrap_or("");
                 if let Some(codec) = Codec::from_name(name) {
                     names.push((pt, codec));
@@ -62,19 +87,33 @@ fn offered_video_codecs(offer: &str) -> Vec<Codec> {
 mod tests {
     use super::*;
 
-    const REOFFER: &str = include_str!("../../../tests/fixtures/traces/sdp/chrome-reoffer-audio-video.sdp");
+    const REOFFER: &str =
+        include_str!("../../../tests/fixtures/traces/sdp/chrome-reoffer-audio-video.sdp");
     const H264_FIRST: &str =
         include_str!("../../../tests/fixtures/traces/sdp/chrome-reoffer-h264-preferred.sdp");
 
     #[test]
     fn follows_the_publishers_order_by_default() {
-        assert_eq!(video_codec_order(&[], REOFFER)[..2], [Codec::Vp8, Codec::H264]);
+        assert_eq!(
+            video_codec_order(&[], REOFFER)[..2],
+            [Codec::Vp8, Codec::H264]
+        );
         assert_eq!(video_codec_order(&[], H264_FIRST)[0], Codec::H264);
     }
 
     #[test]
     fn user_preference_wins() {
-        assert_eq!(video_codec_order(&[Codec::Vp9, Codec::H264], REOFFER), [Codec::Vp9, Codec::H264]);
+        assert_eq!(
+            video_codec_order(&[Codec::Vp9, Codec::H264], REOFFER),
+            [Codec::Vp9, Codec::H264]
+        );
+    }
+
+    #[test]
+    fn overlong_ice_ufrag_is_rejected() {
+        let with_ufrag = |len: usize| REOFFER.replace("q4IR", &"u".repeat(len));
+        assert!(check_offer_limits(&with_ufrag(MAX_ICE_UFRAG_LEN)).is_ok());
+        assert!(check_offer_limits(&with_ufrag(MAX_ICE_UFRAG_LEN + 1)).is_err());
     }
 
     #[test]

@@ -198,7 +198,8 @@ fn skip_scaling_list(r: &mut BitReader<'_>, size: usize) -> Option<()> {
     for _ in 0..size {
         if next != 0 {
             let delta = r.se()?;
-            next = (last + delta).rem_euclid(256);
+            // i64: a hostile delta_scale near 2^31 overflowed i32 (fuzz finding).
+            next = (i64::from(last) + i64::from(delta)).rem_euclid(256) as i32;
         }
         if next != 0 {
             last = next;
@@ -223,6 +224,15 @@ mod tests {
         );
         assert!(is_idr(&data));
         assert!(!is_idr(&data[..14]));
+    }
+
+    /// Fuzz finding (`codec_parse`): a huge `delta_scale` in the SPS scaling list overflowed.
+    #[test]
+    fn hostile_scaling_list_does_not_overflow() {
+        let sps = [
+            0, 0, 1, 0x67, 0x76, 0, 0xff, 0xff, 0x5d, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xfa,
+        ];
+        let _ = crate::media::codec::video_resolution(crate::media::Codec::H264, &sps);
     }
 
     #[test]

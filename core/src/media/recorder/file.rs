@@ -157,7 +157,9 @@ impl RecFile {
             None => raw,
             // An audio packet at or before the previous one is a duplicate or arrived out of
             // order: writing it would overlap its neighbour, so it is dropped.
-            Some(last) if track.kind == TrackKind::Audio && raw <= i128::from(last) => return false,
+            Some(last) if track.kind == TrackKind::Audio && raw <= i128::from(last) => {
+                return false
+            }
             // Small steps back of video (sender clock slew) never make pts decrease.
             Some(last) => raw.max(i128::from(last)),
         };
