@@ -35,9 +35,15 @@ fn main() -> ExitCode {
             (Some(Command::Relay { listen, dialect }), _) => {
                 relay_cmd::relay_main(listen, dialect.into()).await
             }
-            (Some(Command::Demo { seconds, output_dir, dialect, password }), _) => {
-                demo_main(seconds, output_dir, dialect.into(), password).await
-            }
+            (
+                Some(Command::Demo {
+                    seconds,
+                    output_dir,
+                    dialect,
+                    password,
+                }),
+                _,
+            ) => demo_main(seconds, output_dir, dialect.into(), password).await,
             (None, Some(options)) => roomrec_io_tokio::run(options)
                 .await
                 .map_err(|e| e.to_string()),

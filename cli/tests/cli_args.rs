@@ -162,7 +162,11 @@ fn relay_subcommand_rejects_bad_listen_addresses() {
 #[test]
 fn relay_subcommand_serves_websocket_clients() {
     // Pick a free port, then let the relay bind it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_roomrec"))
         .args(["relay", "--listen", &format!("127.0.0.1:{port}")])
         .stderr(std::process::Stdio::null())
@@ -188,5 +192,8 @@ fn relay_subcommand_serves_websocket_clients() {
     let _ = child.kill();
     let _ = child.wait();
     let reply = String::from_utf8_lossy(&reply[..n]);
-    assert!(reply.starts_with("HTTP/1.1 101"), "WebSocket upgrade answered: {reply}");
+    assert!(
+        reply.starts_with("HTTP/1.1 101"),
+        "WebSocket upgrade answered: {reply}"
+    );
 }

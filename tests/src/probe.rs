@@ -35,9 +35,18 @@ pub fn probe(path: &Path) -> ProbeInfo {
         .arg(path)
         .output()
         .expect("ffprobe must be installed (apt-get install ffmpeg)");
-    assert!(out.status.success(), "ffprobe failed on {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ffprobe failed on {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: Value = serde_json::from_slice(&out.stdout).expect("ffprobe prints JSON");
-    let num = |v: &Value| v.as_str().and_then(|s| s.parse::<f64>().ok()).or_else(|| v.as_f64());
+    let num = |v: &Value| {
+        v.as_str()
+            .and_then(|s| s.parse::<f64>().ok())
+            .or_else(|| v.as_f64())
+    };
     let streams = json["streams"]
         .as_array()
         .map(|list| {
@@ -52,7 +61,10 @@ pub fn probe(path: &Path) -> ProbeInfo {
                 .collect()
         })
         .unwrap_or_default();
-    ProbeInfo { streams, duration: num(&json["format"]["duration"]) }
+    ProbeInfo {
+        streams,
+        duration: num(&json["format"]["duration"]),
+    }
 }
 
 /// What `ffmpeg -v error -i FILE -f null -` prints (empty = clean decode).

@@ -15,14 +15,24 @@ const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 async fn record_three(dialect: Dialect, password: Password) {
     let dir = tempfile::tempdir().unwrap();
-    let relay_dialect = if dialect == Dialect::Relay { RelayDialect::Relay } else { RelayDialect::Official };
-    let (addr, relay) = spawn_relay(SocketAddr::new(LOOPBACK, 0), relay_dialect).await.unwrap();
+    let relay_dialect = if dialect == Dialect::Relay {
+        RelayDialect::Relay
+    } else {
+        RelayDialect::Official
+    };
+    let (addr, relay) = spawn_relay(SocketAddr::new(LOOPBACK, 0), relay_dialect)
+        .await
+        .unwrap();
     let server = format!("ws://{addr}");
 
     // One publisher is there before the recorder, two arrive after it.
-    let early = spawn_publisher(&server, LOOPBACK, publisher_config("alice", Some(Codec::H264), true, dialect, &password))
-        .await
-        .unwrap();
+    let early = spawn_publisher(
+        &server,
+        LOOPBACK,
+        publisher_config("alice", Some(Codec::H264), true, dialect, &password),
+    )
+    .await
+    .unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let options = recorder_options(&server, dir.path().to_path_buf(), dialect, password.clone());
     let recorder = tokio::spawn(run_until(options, async move {
@@ -36,7 +46,10 @@ async fn record_three(dialect: Dialect, password: Password) {
     }
     tokio::time::sleep(Duration::from_secs(5)).await;
     let _ = stop.send(());
-    recorder.await.unwrap().expect("recorder shuts down cleanly");
+    recorder
+        .await
+        .unwrap()
+        .expect("recorder shuts down cleanly");
     for p in publishers {
         p.hang_up().await;
     }
@@ -46,14 +59,26 @@ async fn record_three(dialect: Dialect, password: Password) {
         let files = media_files(dir.path(), &format!("demo_{stream}_"));
         assert_eq!(files.len(), 1, "{stream}: one file, got {files:?}");
         let info = probe(&files[0]);
-        let video = info.stream("video").unwrap_or_else(|| panic!("{stream}: no video in {info:?}"));
-        let audio = info.stream("audio").unwrap_or_else(|| panic!("{stream}: no audio in {info:?}"));
+        let video = info
+            .stream("video")
+            .unwrap_or_else(|| panic!("{stream}: no video in {info:?}"));
+        let audio = info
+            .stream("audio")
+            .unwrap_or_else(|| panic!("{stream}: no audio in {info:?}"));
         assert_eq!(video.codec, codec);
         assert_eq!((video.width, video.height), (Some(320), Some(240)));
         assert_eq!(audio.codec, "opus");
         // ~4 s of 30 fps video and 50 packets/s of audio reached the file.
-        assert!(video.frames >= 90, "{stream}: {} video frames", video.frames);
-        assert!(audio.frames >= 150, "{stream}: {} audio frames", audio.frames);
+        assert!(
+            video.frames >= 90,
+            "{stream}: {} video frames",
+            video.frames
+        );
+        assert!(
+            audio.frames >= 150,
+            "{stream}: {} audio frames",
+            audio.frames
+        );
         let errors = decode_errors(&files[0]);
         assert!(errors.is_empty(), "{stream}: decode errors: {errors}");
     }
@@ -77,7 +102,9 @@ async fn rejoin_gets_a_new_file_and_hostile_ids_stay_inside() {
     let dir = root.path().join("out");
     std::fs::create_dir(&dir).unwrap();
     let (dialect, password) = (Dialect::Relay, Password::Default);
-    let (addr, relay) = spawn_relay(SocketAddr::new(LOOPBACK, 0), RelayDialect::Relay).await.unwrap();
+    let (addr, relay) = spawn_relay(SocketAddr::new(LOOPBACK, 0), RelayDialect::Relay)
+        .await
+        .unwrap();
     let server = format!("ws://{addr}");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let options = recorder_options(&server, dir.clone(), dialect, password.clone());
@@ -86,12 +113,18 @@ async fn rejoin_gets_a_new_file_and_hostile_ids_stay_inside() {
     }));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let guest = |stream: &str| publisher_config(stream, Some(Codec::Vp8), true, dialect, &password);
-    let hostile = spawn_publisher(&server, LOOPBACK, guest("../../etc/x")).await.unwrap();
-    let first = spawn_publisher(&server, LOOPBACK, guest("erin")).await.unwrap();
+    let hostile = spawn_publisher(&server, LOOPBACK, guest("../../etc/x"))
+        .await
+        .unwrap();
+    let first = spawn_publisher(&server, LOOPBACK, guest("erin"))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
     first.hang_up().await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let second = spawn_publisher(&server, LOOPBACK, guest("erin")).await.unwrap();
+    let second = spawn_publisher(&server, LOOPBACK, guest("erin"))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
     let _ = stop.send(());
     recorder.await.unwrap().expect("clean shutdown");
@@ -102,13 +135,25 @@ async fn rejoin_gets_a_new_file_and_hostile_ids_stay_inside() {
     let erin = media_files(&dir, "demo_erin_");
     assert_eq!(erin.len(), 2, "one file per visit: {erin:?}");
     for file in &erin {
-        assert!(probe(file).stream("video").map_or(0, |v| v.frames) >= 45, "{}", file.display());
+        assert!(
+            probe(file).stream("video").map_or(0, |v| v.frames) >= 45,
+            "{}",
+            file.display()
+        );
         assert_eq!(decode_errors(file), "");
     }
     // Everything the recorder wrote is directly inside `out`, and nothing appeared next to it.
-    let outside: Vec<_> = std::fs::read_dir(root.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let outside: Vec<_> = std::fs::read_dir(root.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(outside, vec![std::ffi::OsString::from("out")]);
     let hostile_files = media_files(&dir, "demo_etc_x_");
-    assert_eq!(hostile_files.len(), 1, "hostile id sanitized to etc_x: {:?}", std::fs::read_dir(&dir).unwrap().collect::<Vec<_>>());
+    assert_eq!(
+        hostile_files.len(),
+        1,
+        "hostile id sanitized to etc_x: {:?}",
+        std::fs::read_dir(&dir).unwrap().collect::<Vec<_>>()
+    );
     assert_eq!(decode_errors(&hostile_files[0]), "");
 }

@@ -16,17 +16,38 @@ const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_percent_loss_files_decode_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let (addr, relay) = spawn_relay(SocketAddr::new(LOOPBACK, 0), RelayDialect::Relay).await.unwrap();
+    let (addr, relay) = spawn_relay(SocketAddr::new(LOOPBACK, 0), RelayDialect::Relay)
+        .await
+        .unwrap();
     let server = format!("ws://{addr}");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let options = recorder_options(&server, dir.path().to_path_buf(), Dialect::Relay, Password::Default);
+    let options = recorder_options(
+        &server,
+        dir.path().to_path_buf(),
+        Dialect::Relay,
+        Password::Default,
+    );
     let recorder = tokio::spawn(run_until(options, async move {
         let _ = stopped.await;
     }));
     let mut publishers = Vec::new();
-    for (stream, codec) in [("lossy264", Codec::H264), ("lossyvp8", Codec::Vp8), ("lossyvp9", Codec::Vp9)] {
-        let config = publisher_config(stream, Some(codec), true, Dialect::Relay, &Password::Default);
-        publishers.push(spawn_lossy_publisher(&server, LOOPBACK, config, 0.05).await.unwrap());
+    for (stream, codec) in [
+        ("lossy264", Codec::H264),
+        ("lossyvp8", Codec::Vp8),
+        ("lossyvp9", Codec::Vp9),
+    ] {
+        let config = publisher_config(
+            stream,
+            Some(codec),
+            true,
+            Dialect::Relay,
+            &Password::Default,
+        );
+        publishers.push(
+            spawn_lossy_publisher(&server, LOOPBACK, config, 0.05)
+                .await
+                .unwrap(),
+        );
     }
     tokio::time::sleep(Duration::from_secs(8)).await;
     let _ = stop.send(());
@@ -40,11 +61,22 @@ async fn five_percent_loss_files_decode_cleanly() {
         assert!(!files.is_empty(), "{stream} recorded");
         for file in files {
             if let Some(keep) = std::env::var_os("ROOMREC_KEEP_FILES") {
-                let _ = std::fs::copy(&file, std::path::Path::new(&keep).join(file.file_name().unwrap()));
+                let _ = std::fs::copy(
+                    &file,
+                    std::path::Path::new(&keep).join(file.file_name().unwrap()),
+                );
             }
             let info = probe(&file);
-            assert!(info.stream("video").map_or(0, |v| v.frames) > 30, "{stream}: {info:?}");
-            assert_eq!(decode_errors(&file), "", "{} decodes cleanly despite loss", file.display());
+            assert!(
+                info.stream("video").map_or(0, |v| v.frames) > 30,
+                "{stream}: {info:?}"
+            );
+            assert_eq!(
+                decode_errors(&file),
+                "",
+                "{} decodes cleanly despite loss",
+                file.display()
+            );
         }
     }
 }

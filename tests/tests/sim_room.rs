@@ -9,7 +9,11 @@ use roomrec_tests::sim::{PublisherSpec, Sim, SimConfig};
 use roomrec_tests::synthetic::{audio_track, video_track};
 
 fn spec(stream: &str, codec: Codec) -> PublisherSpec {
-    PublisherSpec::new(stream, Some(video_track(codec, 4, 30)), Some(audio_track(4)))
+    PublisherSpec::new(
+        stream,
+        Some(video_track(codec, 4, 30)),
+        Some(audio_track(4)),
+    )
 }
 
 /// Everything issue "Foundation" asks of a room: publishers present before the recorder, one that
@@ -39,26 +43,54 @@ fn room_scenario(dialect: Dialect, password: Password, seed: u64) {
     }
     let codecs: Vec<Codec> = ["alice", "bob", "carol"]
         .iter()
-        .map(|s| sim.recorder.frames.iter().find(|f| f.stream_id == *s && f.frame.codec != Codec::Opus).unwrap().frame.codec)
+        .map(|s| {
+            sim.recorder
+                .frames
+                .iter()
+                .find(|f| f.stream_id == *s && f.frame.codec != Codec::Opus)
+                .unwrap()
+                .frame
+                .codec
+        })
         .collect();
     assert_eq!(codecs, [Codec::Vp8, Codec::H264, Codec::Vp9]);
     // The scene costs nothing: never a session, never a frame.
-    assert!(sim.recorder.started.iter().all(|(_, stream)| stream == "alice" || stream == "bob" || stream == "carol"));
+    assert!(sim
+        .recorder
+        .started
+        .iter()
+        .all(|(_, stream)| stream == "alice" || stream == "bob" || stream == "carol"));
 
     // Alice hangs up and comes back with a new peer id: a second connection records her again.
     sim.publisher_leave(alice);
     sim.run_for(Duration::from_secs(1));
-    assert!(sim.recorder.sessions.values().all(|s| s.stream_id != "alice"), "alice's connection must end on bye");
+    assert!(
+        sim.recorder
+            .sessions
+            .values()
+            .all(|s| s.stream_id != "alice"),
+        "alice's connection must end on bye"
+    );
     let (before, _) = sim.frame_counts("alice");
     let alice2 = sim.add_publisher(spec("alice", Codec::Vp8));
     sim.publisher_join(alice2);
     sim.run_for(Duration::from_secs(4));
     let (after, _) = sim.frame_counts("alice");
-    assert!(after > before + 30, "rejoined alice recorded again ({before} -> {after})");
+    assert!(
+        after > before + 30,
+        "rejoined alice recorded again ({before} -> {after})"
+    );
     let sessions = sim.sessions_with_frames("alice");
     assert_eq!(sessions.len(), 2, "two connections for alice: {sessions:?}");
     assert_ne!(sessions[0].peer, sessions[1].peer);
-    assert_eq!(sim.recorder.labels.values().filter(|l| *l == "alice").count(), 2);
+    assert_eq!(
+        sim.recorder
+            .labels
+            .values()
+            .filter(|l| *l == "alice")
+            .count(),
+        2
+    );
 }
 
 #[test]
@@ -108,12 +140,18 @@ fn signaling_drop_keeps_media_flowing_and_rejoins() {
     let (before, _) = sim.frame_counts("alice");
     sim.run_for(Duration::from_secs(2));
     let (during, _) = sim.frame_counts("alice");
-    assert!(during > before + 30, "media keeps flowing while signaling is down");
+    assert!(
+        during > before + 30,
+        "media keeps flowing while signaling is down"
+    );
     sim.recorder_connect();
     sim.run_for(Duration::from_secs(2));
     let b = sim.add_publisher(spec("bob", Codec::Vp8));
     sim.publisher_join(b);
     sim.run_for(Duration::from_secs(3));
-    assert!(sim.frame_counts("bob").0 > 30, "publisher arriving after the re-join is recorded");
+    assert!(
+        sim.frame_counts("bob").0 > 30,
+        "publisher arriving after the re-join is recorded"
+    );
     assert!(sim.frame_counts("alice").0 > during + 30);
 }

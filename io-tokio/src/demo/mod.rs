@@ -15,7 +15,9 @@ use crate::{run_until, RecorderOptions, RunError};
 pub mod media;
 pub mod publisher_task;
 
-pub use publisher_task::{spawn_lossy_publisher, spawn_publisher, PublisherCommand, PublisherHandle};
+pub use publisher_task::{
+    spawn_lossy_publisher, spawn_publisher, PublisherCommand, PublisherHandle,
+};
 
 #[derive(Clone, Debug)]
 pub struct DemoOptions {
@@ -29,10 +31,20 @@ const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const ROOM: &str = "roomrec-demo";
 
 /// The publishers of the demo: one per codec roomrec records.
-pub const DEMO_STREAMS: [(&str, Codec); 4] =
-    [("alice", Codec::H264), ("bob", Codec::Vp8), ("carol", Codec::Vp9), ("dave", Codec::Av1)];
+pub const DEMO_STREAMS: [(&str, Codec); 4] = [
+    ("alice", Codec::H264),
+    ("bob", Codec::Vp8),
+    ("carol", Codec::Vp9),
+    ("dave", Codec::Av1),
+];
 
-pub fn publisher_config(stream_id: &str, video: Option<Codec>, audio: bool, dialect: Dialect, password: &Password) -> PublisherConfig {
+pub fn publisher_config(
+    stream_id: &str,
+    video: Option<Codec>,
+    audio: bool,
+    dialect: Dialect,
+    password: &Password,
+) -> PublisherConfig {
     PublisherConfig {
         room: ROOM.into(),
         password: password.clone(),
@@ -50,7 +62,12 @@ pub fn publisher_config(stream_id: &str, video: Option<Codec>, audio: bool, dial
 }
 
 /// Recorder options for a room on a local relay.
-pub fn recorder_options(server: &str, output_dir: PathBuf, dialect: Dialect, password: Password) -> RecorderOptions {
+pub fn recorder_options(
+    server: &str,
+    output_dir: PathBuf,
+    dialect: Dialect,
+    password: Password,
+) -> RecorderOptions {
     let mut options = RecorderOptions::new(ROOM);
     options.server = server.to_string();
     options.dialect = Some(dialect);
@@ -62,7 +79,10 @@ pub fn recorder_options(server: &str, output_dir: PathBuf, dialect: Dialect, pas
 }
 
 /// Runs the whole demo and returns when the recorder has finished its files.
-pub async fn run_demo(options: DemoOptions, interrupted: impl std::future::Future<Output = ()>) -> Result<(), RunError> {
+pub async fn run_demo(
+    options: DemoOptions,
+    interrupted: impl std::future::Future<Output = ()>,
+) -> Result<(), RunError> {
     let relay_dialect = match options.dialect {
         Dialect::Relay => RelayDialect::Relay,
         Dialect::Official => RelayDialect::Official,
@@ -74,7 +94,12 @@ pub async fn run_demo(options: DemoOptions, interrupted: impl std::future::Futur
     tracing::info!("demo relay on {server}");
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let recorder_options = recorder_options(&server, options.output_dir.clone(), options.dialect, options.password.clone());
+    let recorder_options = recorder_options(
+        &server,
+        options.output_dir.clone(),
+        options.dialect,
+        options.password.clone(),
+    );
     let recorder = tokio::spawn(run_until(recorder_options, async move {
         let _ = stop_rx.await;
     }));
@@ -82,7 +107,13 @@ pub async fn run_demo(options: DemoOptions, interrupted: impl std::future::Futur
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut publishers = Vec::new();
     for (stream, codec) in DEMO_STREAMS {
-        let config = publisher_config(stream, Some(codec), true, options.dialect, &options.password);
+        let config = publisher_config(
+            stream,
+            Some(codec),
+            true,
+            options.dialect,
+            &options.password,
+        );
         match spawn_publisher(&server, LOOPBACK, config).await {
             Ok(handle) => publishers.push(handle),
             Err(e) => tracing::warn!("demo publisher {stream} failed to start: {e}"),
@@ -93,7 +124,9 @@ pub async fn run_demo(options: DemoOptions, interrupted: impl std::future::Futur
         _ = interrupted => tracing::info!("interrupted"),
     }
     let _ = stop_tx.send(());
-    let result = recorder.await.map_err(|e| RunError::Demo(format!("recorder task failed: {e}")))?;
+    let result = recorder
+        .await
+        .map_err(|e| RunError::Demo(format!("recorder task failed: {e}")))?;
     for p in publishers {
         p.hang_up().await;
     }

@@ -38,7 +38,11 @@ impl PublisherHandle {
 
 /// Binds a UDP socket on `ip`, connects to `server` and runs the publisher until hung up or the
 /// WebSocket closes.
-pub async fn spawn_publisher(server: &str, ip: IpAddr, config: PublisherConfig) -> std::io::Result<PublisherHandle> {
+pub async fn spawn_publisher(
+    server: &str,
+    ip: IpAddr,
+    config: PublisherConfig,
+) -> std::io::Result<PublisherHandle> {
     spawn_lossy_publisher(server, ip, config, 0.0).await
 }
 
@@ -53,16 +57,27 @@ pub async fn spawn_lossy_publisher(
     let socket = UdpSocket::bind((ip, 0)).await?;
     let local_addr = socket.local_addr()?;
     config.local_addr = local_addr;
-    let (ws, _) = tokio_tungstenite::connect_async(server).await.map_err(std::io::Error::other)?;
+    let (ws, _) = tokio_tungstenite::connect_async(server)
+        .await
+        .map_err(std::io::Error::other)?;
     let (commands, rx) = mpsc::unbounded_channel();
     let stream_id = config.stream_id.clone();
-    let loss = Loss { rate: loss, rng: fastrand::Rng::with_seed(config.seed) };
+    let loss = Loss {
+        rate: loss,
+        rng: fastrand::Rng::with_seed(config.seed),
+    };
     let publisher = Publisher::new(config, Instant::now());
     let task = tokio::spawn(drive(publisher, socket, ws, rx, loss));
-    Ok(PublisherHandle { stream_id, local_addr, commands, task })
+    Ok(PublisherHandle {
+        stream_id,
+        local_addr,
+        commands,
+        task,
+    })
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 struct Loss {
     rate: f64,
@@ -87,7 +102,11 @@ async fn drive(
                 PublisherOutput::SendSignaling(text) => {
                     let _ = ws_tx.send(Message::text(text)).await;
                 }
-                PublisherOutput::Transmit { destination, contents, .. } => {
+                PublisherOutput::Transmit {
+                    destination,
+                    contents,
+                    ..
+                } => {
                     if loss.rate == 0.0 || loss.rng.f64() >= loss.rate {
                         let _ = socket.send_to(&contents, destination).await;
                     }
@@ -98,7 +117,9 @@ async fn drive(
             let _ = ws_tx.close().await;
             return p.frames_sent();
         }
-        let wake = p.poll_timeout().unwrap_or_else(|| Instant::now() + Duration::from_millis(100));
+        let wake = p
+            .poll_timeout()
+            .unwrap_or_else(|| Instant::now() + Duration::from_millis(100));
         tokio::select! {
             msg = ws_rx.next() => match msg {
                 Some(Ok(Message::Text(text))) => p.handle_signaling_text(Instant::now(), &text),
