@@ -25,18 +25,21 @@ pub fn check_wire(f: &Facts, cipher: Option<&Cipher>, visits: usize, errs: &mut 
             ids.len()
         ));
     }
-    let mine = |dir: &str| -> Vec<Value> {
+    // `--trace-signaling` lines: what we sent has sender "viewer" and no `peer`; relay-dialect
+    // messages name their sender in `from` and their addressee in `UUID`.
+    let mine = |incoming: bool| -> Vec<Value> {
         f.trace
             .iter()
-            .filter(|l| l["dir"] == dir)
-            .filter_map(|l| serde_json::from_str::<Value>(l["text"].as_str()?).ok())
+            .filter(|l| incoming || (l["sender"] == "viewer" && l.get("peer").is_none()))
+            .map(|l| &l["msg"])
             .filter(|m| {
-                let field = if dir == "in" { "from" } else { "UUID" };
+                let field = if incoming { "from" } else { "UUID" };
                 m[field].as_str().is_some_and(|id| ids.contains(id))
             })
+            .cloned()
             .collect()
     };
-    let ours = mine("in");
+    let ours = mine(true);
     shapes::compare_fields(&ours, "ws", &shapes::reference(f.s.password), "ws", errs);
     let secrets = f.s.secrets();
     let wire_stream = secrets.wire_stream_id(f.g.stream);
@@ -82,7 +85,7 @@ pub fn check_wire(f: &Facts, cipher: Option<&Cipher>, visits: usize, errs: &mut 
             ));
         }
     }
-    let answers = mine("out")
+    let answers = mine(false)
         .iter()
         .filter(|m| payload(m, "description", cipher).is_ok_and(|d| d["type"] == "answer"))
         .count();
