@@ -75,6 +75,7 @@ pub fn guest(
     }
     let visits = if f.g.rejoin { 2 } else { 1 };
     let starts = media_starts(f.after);
+    let mut recorded_sizes = Vec::new();
     let files = media_files(f.out, &format!("{}_{}_", f.s.room, f.g.stream));
     if files.len() != visits || starts.len() != visits {
         errs.push(format!(
@@ -89,7 +90,7 @@ pub fn guest(
                 f.stop_ms
             };
             let sent_s = (end - starts[i]) / 1000.0;
-            check_file(f, file, sent_s, &mut errs, report);
+            recorded_sizes.extend(check_file(f, file, sent_s, &mut errs, report));
         }
     }
     check_log(f, visits, &mut errs);
@@ -99,6 +100,16 @@ pub fn guest(
         .as_object()
         .and_then(|p| p.values().next());
     if let Some(video) = peer.map(|p| &p["video"]).filter(|v| v.is_object()) {
+        // What a settled Chromium (no quality limitation: not in the middle of a ramp-up step)
+        // was sending just before the stop must be in the file.
+        let sent = (video["width"].as_u64(), video["height"].as_u64());
+        if let (Some(w), Some(h), true) = (sent.0, sent.1, video["limitation"] == "none") {
+            if !recorded_sizes.contains(&(w, h)) {
+                errs.push(format!(
+                    "Chromium sent {w}x{h}, the files hold {recorded_sizes:?}"
+                ));
+            }
+        }
         report.push(format!(
             "{who}: Chromium sent {} {}x{} at {} fps ({}, quality limitation: {})",
             video["codec"],
@@ -118,7 +129,7 @@ fn check_file(
     sent_s: f64,
     errs: &mut Vec<String>,
     report: &mut Vec<String>,
-) {
+) -> Vec<(u64, u64)> {
     let name = file
         .file_name()
         .and_then(|n| n.to_str())
@@ -160,7 +171,8 @@ fn check_file(
         Err(e) => errs.push(format!("{name}: ffmpeg decode errors: {e}")),
     }
     let Some(entry) = f.manifest.iter().find(|e| e["file"] == name.as_str()) else {
-        return errs.push(format!("{name}: not in the manifest"));
+        errs.push(format!("{name}: not in the manifest"));
+        return Vec::new();
     };
     if entry["complete"] != true
         || entry["stream_id"] != f.g.stream
@@ -186,10 +198,11 @@ fn check_file(
         ));
     }
     let mut size = String::new();
+    let mut sizes = Vec::new();
     if video.is_some() {
-        let sizes = check_resolutions(&name, file, entry, f.g.camera, errs);
-        let sizes: Vec<String> = sizes.iter().map(|(w, h)| format!("{w}x{h}")).collect();
-        size = format!(" {}", sizes.join("→"));
+        sizes = check_resolutions(&name, file, entry, f.g.camera, errs);
+        let shown: Vec<String> = sizes.iter().map(|(w, h)| format!("{w}x{h}")).collect();
+        size = format!(" {}", shown.join("→"));
     }
     let rate = |s: Option<&roomrec_tests::probe::StreamInfo>| {
         s.map_or(0.0, |s| s.frames as f64 / duration.max(0.001))
@@ -214,6 +227,7 @@ fn check_file(
         audio.map_or(0, |a| a.frames),
         rate(audio)
     ));
+    sizes
 }
 
 /// The encoder may scale the camera down (CPU, bandwidth ramp-up), never up and never off its
