@@ -3,38 +3,12 @@
 mod ts_support;
 
 use roomrec_core::media::codec::h264;
-use roomrec_core::media::source::{read_h264_annexb, read_ogg_opus, EncodedFrame};
+use roomrec_core::media::source::{read_ogg_opus, EncodedFrame};
 use roomrec_core::media::ts::TsMuxer;
-use roomrec_core::media::{Codec, TrackSpec};
+use roomrec_core::media::TrackSpec;
 use std::path::PathBuf;
 use ts_support::tsparse::{self, Packet};
 use ts_support::*;
-
-fn h264_spec() -> TrackSpec {
-    TrackSpec {
-        codec: Codec::H264,
-        width: 320,
-        height: 240,
-        channels: 0,
-        sample_rate: 0,
-        codec_private: None,
-    }
-}
-
-fn opus_spec() -> TrackSpec {
-    TrackSpec {
-        codec: Codec::Opus,
-        width: 0,
-        height: 0,
-        channels: 2,
-        sample_rate: 48000,
-        codec_private: None,
-    }
-}
-
-fn h264_frames() -> Vec<EncodedFrame> {
-    read_h264_annexb(&fixture("h264-320x240-30fps.h264"), 30)
-}
 
 fn opus_frames() -> Vec<EncodedFrame> {
     read_ogg_opus(&fixture("opus-48k-stereo-20ms.ogg")).unwrap()

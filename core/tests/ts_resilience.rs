@@ -4,39 +4,13 @@ mod ts_support;
 
 use roomrec_core::media::source::{read_h264_annexb, read_ogg_opus, EncodedFrame};
 use roomrec_core::media::ts::TsMuxer;
-use roomrec_core::media::{Codec, TrackSpec};
+use roomrec_core::media::TrackSpec;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use ts_support::tsparse;
 use ts_support::*;
 
 const SEC: u64 = 1_000_000_000;
-
-fn h264_spec() -> TrackSpec {
-    TrackSpec {
-        codec: Codec::H264,
-        width: 320,
-        height: 240,
-        channels: 0,
-        sample_rate: 0,
-        codec_private: None,
-    }
-}
-
-fn opus_spec() -> TrackSpec {
-    TrackSpec {
-        codec: Codec::Opus,
-        width: 0,
-        height: 0,
-        channels: 2,
-        sample_rate: 48000,
-        codec_private: None,
-    }
-}
-
-fn h264_frames() -> Vec<EncodedFrame> {
-    read_h264_annexb(&fixture("h264-320x240-30fps.h264"), 30)
-}
 
 /// `seconds` of Opus: the fixture's packets looped, times continued.
 fn opus_frames(seconds: u64) -> Vec<EncodedFrame> {

@@ -4,11 +4,43 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use roomrec_core::media::source::{read_h264_annexb, EncodedFrame};
+use roomrec_core::media::{Codec, TrackSpec};
+
 pub fn fixture(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures")
         .join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The 320x240 H.264 fixture's track.
+pub fn h264_spec() -> TrackSpec {
+    TrackSpec {
+        codec: Codec::H264,
+        width: 320,
+        height: 240,
+        channels: 0,
+        sample_rate: 0,
+        codec_private: None,
+    }
+}
+
+/// Stereo 48 kHz Opus, as WebRTC sends it.
+pub fn opus_spec() -> TrackSpec {
+    TrackSpec {
+        codec: Codec::Opus,
+        width: 0,
+        height: 0,
+        channels: 2,
+        sample_rate: 48000,
+        codec_private: None,
+    }
+}
+
+/// The 320x240 30 fps H.264 fixture, one frame per access unit.
+pub fn h264_frames() -> Vec<EncodedFrame> {
+    read_h264_annexb(&fixture("h264-320x240-30fps.h264"), 30)
 }
 
 /// A fresh path in cargo's per-target temp dir.
