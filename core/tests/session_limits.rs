@@ -65,3 +65,25 @@ fn the_fuzz_reproducer_is_refused() {
     let offer = String::from_utf8_lossy(&std::fs::read(path).expect("reproducer")).into_owned();
     assert!(Session::new(Instant::now(), config(), &offer).is_err());
 }
+
+/// Fuzz finding (`session_offer`): PT 116 mapped to H.264 in two m-sections with different fmtp made
+/// str0m claim the PT twice and panic ("Pt locked multiple times").
+#[test]
+fn a_payload_type_with_two_meanings_is_refused() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fuzz/regressions/session_offer/payload-type-two-meanings"
+    );
+    let offer = std::fs::read_to_string(path).expect("reproducer");
+    let err = Session::new(Instant::now(), config(), &offer).err().expect("refused");
+    assert!(err.to_string().contains("payload type 116"), "{err}");
+
+    // The video section's H.264 PT redefined (without its fmtp) in the audio section: refused.
+    let audio_too = REOFFER.replacen(
+        "a=rtpmap:111 opus/48000/2",
+        "a=rtpmap:111 opus/48000/2\r\na=rtpmap:116 H264/90000",
+        1,
+    );
+    assert!(Session::new(Instant::now(), config(), &audio_too).is_err());
+    assert!(Session::new(Instant::now(), config(), REOFFER).is_ok());
+}

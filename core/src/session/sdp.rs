@@ -1,5 +1,7 @@
 //! The little SDP text surgery the answering side needs before handing an offer to str0m.
 
+use std::collections::HashMap;
+
 use crate::media::Codec;
 
 /// str0m answers with the inverse of the offered direction; a recorder never sends, so present
@@ -12,7 +14,7 @@ pub fn as_recvonly_offer(offer: &str) -> String {
 /// STUN USERNAME (`remote:local`, 128 bytes at most) from a much longer one (fuzz finding).
 pub const MAX_ICE_UFRAG_LEN: usize = 64;
 
-/// Rejects offers str0m would accept but cannot run safely.
+/// Rejects offers str0m would accept but cannot run safely (each rule is a fuzz finding).
 pub fn check_offer_limits(offer: &str) -> Result<(), String> {
     for line in offer.lines().map(str::trim) {
         if let Some(ufrag) = line.strip_prefix("a=ice-ufrag:") {
@@ -20,6 +22,37 @@ pub fn check_offer_limits(offer: &str) -> Result<(), String> {
                 return Err(format!(
                     "ice-ufrag of {} bytes (at most {MAX_ICE_UFRAG_LEN})",
                     ufrag.len()
+                ));
+            }
+        }
+    }
+    check_payload_types(offer)
+}
+
+/// A payload type must mean the same codec and parameters in every m-section that maps it (BUNDLE
+/// shares one PT space): str0m panics ("Pt locked multiple times") when two sections disagree.
+fn check_payload_types(offer: &str) -> Result<(), String> {
+    // PT -> (rtpmap, fmtp) of every section that has an rtpmap for it.
+    let mut seen: HashMap<&str, (&str, Option<&str>)> = HashMap::new();
+    for section in offer.split("\nm=").skip(1) {
+        let mut rtpmaps: HashMap<&str, &str> = HashMap::new();
+        let mut fmtps: HashMap<&str, &str> = HashMap::new();
+        for line in section.lines().map(str::trim) {
+            for (prefix, map) in [("a=rtpmap:", &mut rtpmaps), ("a=fmtp:", &mut fmtps)] {
+                let Some(rest) = line.strip_prefix(prefix) else {
+                    continue;
+                };
+                let (pt, value) = rest.split_once(' ').unwrap_or((rest, ""));
+                if map.insert(pt, value).is_some_and(|old| old != value) {
+                    return Err(format!("payload type {pt} described twice in one section"));
+                }
+            }
+        }
+        for (pt, rtpmap) in rtpmaps {
+            let here = (rtpmap, fmtps.get(pt).copied());
+            if seen.insert(pt, here).is_some_and(|other| other != here) {
+                return Err(format!(
+                    "payload type {pt} means different codecs in two sections"
                 ));
             }
         }
@@ -114,6 +147,20 @@ mod tests {
         let with_ufrag = |len: usize| REOFFER.replace("q4IR", &"u".repeat(len));
         assert!(check_offer_limits(&with_ufrag(MAX_ICE_UFRAG_LEN)).is_ok());
         assert!(check_offer_limits(&with_ufrag(MAX_ICE_UFRAG_LEN + 1)).is_err());
+    }
+
+    #[test]
+    fn a_payload_type_must_mean_one_codec() {
+        assert!(check_payload_types(REOFFER).is_ok());
+        assert!(check_payload_types(H264_FIRST).is_ok());
+        let video = "m=video 9 RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n";
+        let h264 = "a=rtpmap:96 H264/90000\r\na=fmtp:96 profile-level-id=42e01f\r\n";
+        let offer = |sections: &[&str]| format!("v=0\r\n{}", sections.concat());
+        // Camera and screen share: same PTs, same meaning (what Chrome sends).
+        assert!(check_payload_types(&offer(&[video, video])).is_ok());
+        assert!(check_payload_types(&offer(&[video, "m=video 9 RTP/SAVPF 96\r\n", h264])).is_err());
+        let twice = format!("{video}a=rtpmap:96 VP9/90000\r\n");
+        assert!(check_payload_types(&offer(&[&twice])).is_err());
     }
 
     #[test]
