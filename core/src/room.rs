@@ -144,9 +144,17 @@ impl Room {
             RoomInput::SignalingUp => {
                 self.signaling_up = true;
                 if !self.shutting_down {
-                    // Members are re-learned from the new join; live connections stay up.
-                    self.members.clear();
+                    // Live connections stay up. Members are kept: the relay dialect sends no
+                    // listing, and a publisher whose offer was lost while we were away waits for
+                    // us. Ask for those not connected shortly after the join, unless they offer
+                    // by themselves first (an early `play` would tear that offer down).
                     self.send(&Outgoing::JoinRoom);
+                    let streams: Vec<String> = self.members.values().flatten().cloned().collect();
+                    for stream in streams {
+                        if self.wants_play(&stream) {
+                            self.plays.retry_later(now, &stream);
+                        }
+                    }
                 }
             }
             RoomInput::SignalingDown => self.signaling_up = false,

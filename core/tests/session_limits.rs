@@ -75,7 +75,9 @@ fn a_payload_type_with_two_meanings_is_refused() {
         "/../fuzz/regressions/session_offer/payload-type-two-meanings"
     );
     let offer = std::fs::read_to_string(path).expect("reproducer");
-    let err = Session::new(Instant::now(), config(), &offer).err().expect("refused");
+    let err = Session::new(Instant::now(), config(), &offer)
+        .err()
+        .expect("refused");
     assert!(err.to_string().contains("payload type 116"), "{err}");
 
     // The video section's H.264 PT redefined (without its fmtp) in the audio section: refused.
