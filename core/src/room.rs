@@ -266,9 +266,7 @@ impl Room {
         let Some(stream) = stream_id else { return };
         // The official server can announce one arrival twice; a second `play` right after the
         // first makes the publisher tear down the connection it is setting up.
-        if previous.as_ref() == Some(&Some(stream.clone()))
-            && self.plays.recently_sent(now, &stream)
-        {
+        if previous.flatten().as_ref() == Some(&stream) && self.plays.recently_sent(now, &stream) {
             return;
         }
         if self.wants_play(&stream) || self.held_by_other_peer(&peer, &stream) {

@@ -14,58 +14,73 @@ const REPEAT_WINDOW: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Default)]
 pub struct Plays {
-    /// Wire stream id -> (when to ask again, how often we asked).
-    pending: BTreeMap<String, (Instant, u32)>,
-    /// Wire stream id -> when we last sent `play` for it.
-    last_sent: BTreeMap<String, Instant>,
+    /// Wire stream id -> its pending request.
+    pending: BTreeMap<String, Pending>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    /// When to ask again.
+    due: Instant,
+    /// How often we asked.
+    attempts: u32,
+    /// When the last `play` went out (None: only scheduled so far).
+    last_sent: Option<Instant>,
 }
 
 impl Plays {
     pub fn sent(&mut self, now: Instant, stream: &str) {
-        let attempts = self.pending.get(stream).map_or(0, |(_, n)| *n);
+        let attempts = self.attempts(stream);
         let backoff = PLAY_RETRY
             .saturating_mul(1 << attempts.min(3))
             .min(MAX_BACKOFF);
-        self.pending
-            .insert(stream.to_string(), (now + backoff, attempts + 1));
-        self.last_sent.insert(stream.to_string(), now);
+        let pending = Pending {
+            due: now + backoff,
+            attempts: attempts + 1,
+            last_sent: Some(now),
+        };
+        self.pending.insert(stream.to_string(), pending);
     }
 
     /// A `play` for `stream` went out within the last few seconds and no offer answered it yet.
     pub fn recently_sent(&self, now: Instant, stream: &str) -> bool {
-        self.pending.contains_key(stream)
-            && self
-                .last_sent
-                .get(stream)
-                .is_some_and(|at| now < *at + REPEAT_WINDOW)
+        self.pending
+            .get(stream)
+            .and_then(|p| p.last_sent)
+            .is_some_and(|at| now < at + REPEAT_WINDOW)
     }
 
     pub fn retry_later(&mut self, now: Instant, stream: &str) {
-        let attempts = self.pending.get(stream).map_or(0, |(_, n)| *n);
-        self.pending
-            .insert(stream.to_string(), (now + AFTER_FAILURE, attempts));
+        let pending = Pending {
+            due: now + AFTER_FAILURE,
+            attempts: self.attempts(stream),
+            last_sent: self.pending.get(stream).and_then(|p| p.last_sent),
+        };
+        self.pending.insert(stream.to_string(), pending);
     }
 
     pub fn due(&self, now: Instant) -> Vec<String> {
         self.pending
             .iter()
-            .filter(|(_, (at, _))| *at <= now)
+            .filter(|(_, p)| p.due <= now)
             .map(|(s, _)| s.clone())
             .collect()
     }
 
     pub fn next_due(&self) -> Option<Instant> {
-        self.pending.values().map(|(at, _)| *at).min()
+        self.pending.values().map(|p| p.due).min()
     }
 
     pub fn remove(&mut self, stream: &str) {
         self.pending.remove(stream);
-        self.last_sent.remove(stream);
     }
 
     pub fn clear(&mut self) {
         self.pending.clear();
-        self.last_sent.clear();
+    }
+
+    fn attempts(&self, stream: &str) -> u32 {
+        self.pending.get(stream).map_or(0, |p| p.attempts)
     }
 }
 
