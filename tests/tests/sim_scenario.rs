@@ -240,8 +240,8 @@ fn late_candidates_reach_their_connection() {
 
 /// Same seed, same run: the digest of everything the recorder core emitted (signaling, session
 /// starts and commands, reports, labels, every frame with its timing) is identical; another seed
-/// gives another run. DTLS handshake records are spared from loss: their retransmission timer
-/// uses randomness str0m does not let us seed (see `Impairment::spare_dtls_handshake`).
+/// gives another run. DTLS handshake records travel unimpaired: the handshake uses randomness
+/// str0m does not let us seed (see `Impairment::spare_dtls_handshake`).
 #[test]
 fn same_seed_same_event_sequence() {
     let datagrams = Impairment {

@@ -1,7 +1,7 @@
 //! Deterministic in-memory simulation: fake publishers (str0m), the pure relay routing in either
 //! dialect and the recorder core, on virtual time. Same seed, same run (see
-//! `net::Impairment::spare_dtls_handshake` for the one source of randomness str0m does not let
-//! us seed).
+//! `net::Impairment::spare_dtls_handshake` for the randomness str0m does not let us seed: the
+//! DTLS handshake's).
 //!
 //! - [`scenario`]: the scenario language (participants, steps at times, impairments) and its
 //!   outcome (presences, frames, violations, digest); [`strategy`] generates scenarios for proptest.

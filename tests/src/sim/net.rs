@@ -15,9 +15,10 @@ pub struct Impairment {
     /// 0.0..1.0
     pub loss: f64,
     pub duplicate: f64,
-    /// Never lose or duplicate DTLS handshake records. DTLS (dimpl) jitters its retransmission
-    /// timer with OS randomness that str0m offers no way to seed, so a lost handshake record makes
-    /// two runs with the same seed differ; tests that compare runs set this.
+    /// DTLS handshake records travel unimpaired: no loss, duplication or jitter, in send order.
+    /// The handshake draws OS randomness str0m offers no way to seed: the retransmission timer
+    /// is jittered, and ECDSA signatures vary in length, so flights pack into different record
+    /// numbers from run to run. Tests that compare runs set this.
     pub spare_dtls_handshake: bool,
 }
 
@@ -211,15 +212,20 @@ impl Network {
             && c.len() >= 13
             && (20..=63).contains(&c[0])
             && c[3..5] == [0, 0];
-        let (lost, doubled) = (
-            rng.f64() < self.impairment.loss,
-            rng.f64() < self.impairment.duplicate,
-        );
-        if lost && !spared {
+        if spared {
+            // Keyed by flow only: the queue keeps send order within a key.
+            let mut flow = DefaultHasher::new();
+            (datagram.source, datagram.destination).hash(&mut flow);
+            let at = now + self.impairment.latency;
+            self.queue.push_keyed(at, flow.finish(), datagram);
+            return;
+        }
+        if rng.f64() < self.impairment.loss {
             self.dropped += 1;
             return;
         }
-        let copies = if doubled && !spared { 2 } else { 1 };
+        let doubled = rng.f64() < self.impairment.duplicate;
+        let copies = if doubled { 2 } else { 1 };
         for copy in 0..copies {
             let jitter = self.impairment.jitter.mul_f64(rng.f64());
             self.queue.push_keyed(
