@@ -22,12 +22,15 @@ fn gen() -> Gen {
     }
 }
 
-/// Scenarios for liveness (d): a connection that died silently (a crash, or a publisher that hung
-/// up when the server said we left) is only noticed when ICE gives up, ~26 s with str0m; then
-/// `play` is retried after 2 s. The quiet tail must cover that.
+/// Scenarios for liveness (d). The quiet tail covers the slowest recovery the recorder has: a
+/// connection that died silently (a crash, or a publisher that hung up when the server said we
+/// left) is only noticed when ICE gives up, ~26 s with str0m; `play` is retried 2 s later; if a
+/// duplicated `play` and reordered signaling make the room keep the publisher's stale offer, that
+/// attempt fails after the 10 s connect timeout and `play` is retried 2 s later again (found by
+/// this property; the case is in the regressions file).
 fn live_gen() -> Gen {
     Gen {
-        settle: Duration::from_secs(35),
+        settle: Duration::from_secs(45),
         ..gen()
     }
 }
