@@ -15,11 +15,6 @@ pub struct Impairment {
     /// 0.0..1.0
     pub loss: f64,
     pub duplicate: f64,
-    /// DTLS handshake records travel unimpaired: no loss, duplication or jitter, in send order.
-    /// The handshake draws OS randomness str0m offers no way to seed: the retransmission timer
-    /// is jittered, and ECDSA signatures vary in length, so flights pack into different record
-    /// numbers from run to run. Tests that compare runs set this.
-    pub spare_dtls_handshake: bool,
 }
 
 impl Default for Impairment {
@@ -29,7 +24,6 @@ impl Default for Impairment {
             jitter: Duration::ZERO,
             loss: 0.0,
             duplicate: 0.0,
-            spare_dtls_handshake: false,
         }
     }
 }
@@ -161,9 +155,8 @@ impl SignalingDice {
 
 /// Datagrams with seeded loss, jitter and duplication. Each datagram's fate is drawn from its own
 /// identity (STUN transaction, DTLS record number, RTP SSRC and sequence number, RTCP send
-/// time), not from the
-/// order of sends: str0m iterates hash maps with random seeds and DTLS/SCTP use OS randomness, so
-/// the order of datagrams sent at one instant varies between runs while their identities do not.
+/// time), not from the order of sends: str0m iterates hash maps with random seeds, so the order of
+/// datagrams sent at one instant varies between runs while their identities do not.
 pub struct Network {
     pub impairment: Impairment,
     seed: u64,
@@ -205,20 +198,6 @@ impl Network {
                 c.len(),
                 &c[..c.len().min(12)]
             ));
-        }
-        let c = &datagram.contents;
-        // Epoch 0 DTLS records: the handshake.
-        let spared = self.impairment.spare_dtls_handshake
-            && c.len() >= 13
-            && (20..=63).contains(&c[0])
-            && c[3..5] == [0, 0];
-        if spared {
-            // Keyed by flow only: the queue keeps send order within a key.
-            let mut flow = DefaultHasher::new();
-            (datagram.source, datagram.destination).hash(&mut flow);
-            let at = now + self.impairment.latency;
-            self.queue.push_keyed(at, flow.finish(), datagram);
-            return;
         }
         if rng.f64() < self.impairment.loss {
             self.dropped += 1;
