@@ -1,0 +1,10 @@
+//! File inspection shared by roomrec's tests: what the muxers wrote, read back by independent
+//! tools (ffprobe, ffmpeg, mkvtoolnix), so a file is never judged by the code that wrote it.
+//! Independent of roomrec-core, so core's own tests can use it too.
+
+pub mod ffmpeg;
+pub mod ffprobe;
+pub mod mkvtoolnix;
+pub mod recordings;
+pub mod scratch;
+mod tool;
