@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use roomrec_core::media::webm::{WebmConfig, WebmMuxer};
 use roomrec_core::media::Muxer;
-use roomrec_test_support::{ffmpeg, ffprobe, mkvtoolnix};
+use roomrec_test_support::{ffmpeg, ffprobe, mkvtoolnix, webm};
 
 fn assert_clean(path: &std::path::Path) {
     let errors = ffmpeg::decode_errors(path);
@@ -84,7 +84,7 @@ fn muted_camera_keeps_audio_flowing() {
     );
 
     // Clusters keep coming through the mute (at most 5 s apart) and seeking works past it.
-    let parsed = mkv::parse(&muxed.finished());
+    let parsed = webm::parse(&muxed.finished()).expect("the finished file parses");
     let timecodes: Vec<u64> = parsed.clusters.iter().map(|c| c.timecode).collect();
     assert!(
         timecodes.windows(2).all(|w| w[1] - w[0] <= 5000),
@@ -116,7 +116,7 @@ fn late_and_repeated_timestamps_decode_in_place() {
         &inputs,
         WebmConfig::default(),
     );
-    let parsed = mkv::parse(&muxed.finished());
+    let parsed = webm::parse(&muxed.finished()).expect("the finished file parses");
     let negative = parsed
         .clusters
         .iter()

@@ -1,6 +1,7 @@
 //! File inspection shared by roomrec's tests: what the muxers wrote, read back by independent
-//! tools (ffprobe, ffmpeg, mkvtoolnix), so a file is never judged by the code that wrote it.
-//! Independent of roomrec-core, so core's own tests can use it too.
+//! tools (ffprobe, ffmpeg, mkvtoolnix) and by a strict WebM reader written from the spec, so a
+//! file is never judged by the code that wrote it. Independent of roomrec-core, so core's own
+//! tests can use it too.
 
 pub mod ffmpeg;
 pub mod ffprobe;
@@ -8,3 +9,4 @@ pub mod mkvtoolnix;
 pub mod recordings;
 pub mod scratch;
 mod tool;
+pub mod webm;

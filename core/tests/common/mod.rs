@@ -1,9 +1,7 @@
 //! Test-only helpers for the WebM tests: tiny IVF / Ogg Opus readers (to get real encoded frames)
 //! and a driver that runs a muxer and remembers where each block ends. The files are checked with
-//! `roomrec_test_support` (ffprobe, ffmpeg, mkvtoolnix) and the strict reader in `mkv`.
+//! `roomrec_test_support` (ffprobe, ffmpeg, mkvtoolnix, its strict WebM reader).
 #![allow(dead_code)]
-
-pub mod mkv;
 
 use std::path::{Path, PathBuf};
 
