@@ -7,9 +7,9 @@ use roomrec_core::media::source::{read_ogg_opus, EncodedFrame};
 use roomrec_core::media::ts::TsMuxer;
 use roomrec_core::media::TrackSpec;
 use roomrec_test_support::ffmpeg::decode_errors;
+use roomrec_test_support::ts::{self, Packet};
 use roomrec_test_support::{ffmpeg, ffprobe, scratch_path};
 use std::path::PathBuf;
-use ts_support::tsparse::{self, Packet};
 use ts_support::*;
 
 fn opus_frames() -> Vec<EncodedFrame> {
@@ -28,8 +28,8 @@ fn mux_to_file(
     let (bytes, ends) = run_muxer(&mut mux, out, events);
     let path = scratch_path!(name);
     std::fs::write(&path, &bytes).unwrap();
-    let pkts = tsparse::packets(&bytes);
-    tsparse::assert_continuity(&pkts);
+    let pkts = ts::packets(&bytes).expect("every packet well-formed");
+    ts::check_continuity(&pkts).expect("continuity counters");
     assert_strict_reader_accepts(&bytes);
     (path, bytes, ends)
 }
@@ -86,7 +86,7 @@ fn h264_alone() {
     assert_clean_decode(&path);
 
     // PAT + PMT right before every IDR, which carries random_access_indicator.
-    let pkts = tsparse::packets(&bytes);
+    let pkts = ts::packets(&bytes).unwrap();
     let idr_starts: Vec<&Packet> = pkts
         .iter()
         .filter(|p| p.pid == 0x100 && p.random_access)
@@ -140,7 +140,8 @@ fn opus_alone() {
     );
     assert_clean_decode(&path);
     // Audio-only: PCR travels on the audio PID.
-    assert!(tsparse::packets(&bytes)
+    assert!(ts::packets(&bytes)
+        .unwrap()
         .iter()
         .filter(|p| p.pcr.is_some())
         .all(|p| p.pid == 0x101));
@@ -197,7 +198,7 @@ fn aud_added_and_parameter_sets_repeated() {
     );
     assert_clean_decode(&path);
 
-    let pkts = tsparse::packets(&bytes);
+    let pkts = ts::packets(&bytes).unwrap();
     let starts: Vec<&Packet> = pkts
         .iter()
         .filter(|p| p.pid == 0x100 && p.unit_start)
@@ -241,18 +242,18 @@ fn pts_offset_and_pcr_lead() {
     let mut events = frame_events(0, 90_000, 0, &video);
     events.extend(frame_events(1, 48_000, 0, &audio));
     let (_, bytes, _) = mux_to_file("timing.ts", &[h264_spec(), opus_spec()], events);
-    let pkts = tsparse::packets(&bytes);
+    let pkts = ts::packets(&bytes).unwrap();
     let video_pts: Vec<u64> = pkts
         .iter()
         .filter(|p| p.pid == 0x100)
-        .filter_map(tsparse::pes_pts)
+        .filter_map(ts::pes_pts)
         .collect();
     let expected: Vec<u64> = video.iter().map(|f| 90_000 + f.time).collect();
     assert_eq!(video_pts, expected);
     let audio_pts: Vec<u64> = pkts
         .iter()
         .filter(|p| p.pid == 0x101)
-        .filter_map(tsparse::pes_pts)
+        .filter_map(ts::pes_pts)
         .collect();
     let expected: Vec<u64> = audio
         .iter()
@@ -262,7 +263,7 @@ fn pts_offset_and_pcr_lead() {
     let mut pcr = None;
     for p in &pkts {
         pcr = p.pcr.or(pcr);
-        if let Some(pts) = tsparse::pes_pts(p) {
+        if let Some(pts) = ts::pes_pts(p) {
             let pcr = pcr.expect("a PCR precedes the first PES") / 300;
             assert!(pcr <= pts && pts - pcr <= 90_000, "PTS {pts} vs PCR {pcr}");
         }

@@ -6,9 +6,8 @@ use roomrec_core::media::source::{read_h264_annexb, read_ogg_opus, EncodedFrame}
 use roomrec_core::media::ts::TsMuxer;
 use roomrec_core::media::TrackSpec;
 use roomrec_test_support::ffmpeg::{self, decode_errors};
-use roomrec_test_support::{ffprobe, scratch_path};
+use roomrec_test_support::{ffprobe, scratch_path, ts};
 use std::path::PathBuf;
-use ts_support::tsparse;
 use ts_support::*;
 
 const SEC: u64 = 1_000_000_000;
@@ -28,7 +27,8 @@ fn mux(tracks: &[TrackSpec], events: Vec<Event>) -> (Vec<u8>, Vec<usize>) {
     let mut out = Vec::new();
     let mut mux = TsMuxer::new(tracks, &mut out);
     let (bytes, ends) = run_muxer(&mut mux, out, events);
-    tsparse::assert_continuity(&tsparse::packets(&bytes));
+    let packets = ts::packets(&bytes).expect("every packet well-formed");
+    ts::check_continuity(&packets).expect("continuity counters");
     (bytes, ends)
 }
 
@@ -65,7 +65,8 @@ fn resolution_change_mid_file() {
 
 /// Largest gap between consecutive PCRs, in seconds of PCR time (also checks they never go back).
 fn max_pcr_gap(bytes: &[u8]) -> f64 {
-    let pcrs: Vec<u64> = tsparse::packets(bytes)
+    let pcrs: Vec<u64> = ts::packets(bytes)
+        .unwrap()
         .iter()
         .filter_map(|p| p.pcr)
         .collect();

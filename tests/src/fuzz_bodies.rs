@@ -13,7 +13,6 @@ mod reader_tests;
 pub mod seeds;
 mod session;
 mod signaling;
-pub mod ts_check;
 
 pub use codec::codec_parse;
 pub use muxers::{muxer_ts, muxer_webm};

@@ -1,13 +1,11 @@
 //! Shared helpers for the codec and TS tests: fixtures, track specs, a muxer driver. The files
-//! are checked with `roomrec_test_support` (ffprobe, ffmpeg) and the packet walker in `tsparse`.
+//! are checked with `roomrec_test_support` (ffprobe, ffmpeg, its TS reader).
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
 use roomrec_core::media::source::{read_h264_annexb, EncodedFrame};
 use roomrec_core::media::{Codec, TrackSpec};
-
-pub mod tsparse;
 
 pub fn fixture_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -9,9 +9,9 @@ use roomrec_core::media::ts::TsMuxer;
 use roomrec_core::media::webm::{WebmConfig, WebmMuxer};
 use roomrec_core::media::{Codec, Muxer, Patch, TrackSpec};
 
-use roomrec_test_support::webm;
+use roomrec_test_support::{ts, webm};
 
-use super::{ts_check, Bytes};
+use super::Bytes;
 
 /// One frame as decoded from the fuzz input.
 struct Op<'a> {
@@ -114,7 +114,7 @@ pub fn muxer_ts(data: &[u8]) {
     let patches = mux.finish(&mut out);
     assert!(patches.is_empty(), "TS needs no patches");
 
-    let ts = ts_check::check(&out).unwrap_or_else(|e| panic!("TS output does not parse: {e}"));
+    let ts = ts::check(&out).unwrap_or_else(|e| panic!("TS output does not parse: {e}"));
     let mut expected = BTreeMap::new();
     if video.is_some() {
         expected.insert(0x100, 0x1B);
