@@ -3,11 +3,15 @@
 //! `roomrec_test_support` (ffprobe, ffmpeg, mkvtoolnix, its strict WebM reader).
 #![allow(dead_code)]
 
+mod tracks;
+
 use std::path::{Path, PathBuf};
 
 use roomrec_core::media::webm::{WebmConfig, WebmMuxer};
 use roomrec_core::media::{Codec, Muxer, Patch, TrackSpec};
 use roomrec_test_support::{ffmpeg, scratch_path};
+#[allow(unused_imports)] // like dead_code above: not every test target uses it
+pub use tracks::opus_spec;
 
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -179,17 +183,6 @@ pub fn video_spec(ivf: &Ivf) -> TrackSpec {
         channels: 0,
         sample_rate: 0,
         codec_private: (ivf.codec == Codec::Av1).then(|| av1c(ivf)),
-    }
-}
-
-pub fn opus_spec() -> TrackSpec {
-    TrackSpec {
-        codec: Codec::Opus,
-        width: 0,
-        height: 0,
-        channels: 2,
-        sample_rate: 48_000,
-        codec_private: None,
     }
 }
 

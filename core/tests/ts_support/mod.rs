@@ -2,10 +2,15 @@
 //! are checked with `roomrec_test_support` (ffprobe, ffmpeg, its TS reader).
 #![allow(dead_code)]
 
+#[path = "../common/tracks.rs"]
+mod tracks;
+
 use std::path::{Path, PathBuf};
 
 use roomrec_core::media::source::{read_h264_annexb, EncodedFrame};
 use roomrec_core::media::{Codec, TrackSpec};
+#[allow(unused_imports)] // like dead_code above: not every test target uses it
+pub use tracks::opus_spec;
 
 pub fn fixture_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -26,18 +31,6 @@ pub fn h264_spec() -> TrackSpec {
         height: 240,
         channels: 0,
         sample_rate: 0,
-        codec_private: None,
-    }
-}
-
-/// Stereo 48 kHz Opus, as WebRTC sends it.
-pub fn opus_spec() -> TrackSpec {
-    TrackSpec {
-        codec: Codec::Opus,
-        width: 0,
-        height: 0,
-        channels: 2,
-        sample_rate: 48000,
         codec_private: None,
     }
 }
