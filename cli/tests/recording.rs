@@ -5,7 +5,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use roomrec_tests::probe::{decode_errors, media_files, probe};
+use roomrec_test_support::ffmpeg::decode_errors;
+use roomrec_test_support::ffprobe::probe;
+use roomrec_test_support::recordings::media_files;
 
 fn demo(dir: &Path, seconds: u64) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_roomrec"));

@@ -7,14 +7,8 @@ use roomrec_core::media::codec::{
 };
 use roomrec_core::media::source::{read_h264_annexb, read_ivf, read_ogg_opus};
 use roomrec_core::media::Codec;
-use std::path::Path;
+use roomrec_test_support::{ffmpeg, ffprobe, mkvtoolnix, scratch_path};
 use ts_support::*;
-
-fn fixture_path(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(name)
-}
 
 #[test]
 fn ivf_fixtures_keyframes_and_resolution() {
@@ -25,7 +19,7 @@ fn ivf_fixtures_keyframes_and_resolution() {
     ] {
         let (got, rate, frames) = read_ivf(&fixture(name)).unwrap();
         assert_eq!((got, rate, frames.len()), (codec, 30, 90), "{name}");
-        let ffprobe_keys = ffprobe_keyframes(&fixture_path(name));
+        let ffprobe_keys = ffprobe::keyframe_flags(&fixture_path(name));
         let ours: Vec<bool> = frames.iter().map(|f| f.keyframe).collect();
         assert_eq!(ours, ffprobe_keys, "{name}");
         for (i, f) in frames.iter().enumerate() {
@@ -51,7 +45,7 @@ fn ivf_fixtures_keyframes_and_resolution() {
 fn h264_fixture_access_units() {
     let frames = read_h264_annexb(&fixture("h264-320x240-30fps.h264"), 30);
     assert_eq!(frames.len(), 90);
-    let ffprobe_keys = ffprobe_keyframes(&fixture_path("h264-320x240-30fps.h264"));
+    let ffprobe_keys = ffprobe::keyframe_flags(&fixture_path("h264-320x240-30fps.h264"));
     assert_eq!(
         frames.iter().map(|f| f.keyframe).collect::<Vec<_>>(),
         ffprobe_keys
@@ -74,12 +68,13 @@ fn h264_fixture_access_units() {
 #[test]
 fn h264_without_aud_splits_like_ffmpeg() {
     // Two slices per picture, no AUD: splitting must rely on first_mb_in_slice.
-    let bytes = ffmpeg_generate(
+    let path = scratch_path!("noaud.h264");
+    let bytes = ffmpeg::generate(
         "-f lavfi -i testsrc2=size=320x240:rate=30 -t 1 -c:v libx264 -g 10 -bf 0 -x264-params slices=2 -f h264",
-        "noaud.h264",
+        &path,
     );
     let frames = read_h264_annexb(&bytes, 30);
-    let keys = ffprobe_keyframes(&tmp_path_existing("noaud.h264"));
+    let keys = ffprobe::keyframe_flags(&path);
     assert_eq!(frames.len(), 30);
     assert_eq!(frames.iter().map(|f| f.keyframe).collect::<Vec<_>>(), keys);
     assert!(frames
@@ -87,20 +82,11 @@ fn h264_without_aud_splits_like_ffmpeg() {
         .all(|f| !f.data.starts_with(&[0, 0, 0, 1, 0x09])));
 }
 
-fn tmp_path_existing(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("roomrec-ts-tests")
-        .join(name)
-}
-
 #[test]
 fn opus_fixture_packets() {
     let frames = read_ogg_opus(&fixture("opus-48k-stereo-20ms.ogg")).unwrap();
-    let probe = ffprobe(&fixture_path("opus-48k-stereo-20ms.ogg"));
-    assert_eq!(
-        frames.len() as f64,
-        num(&stream(&probe, "opus")["nb_read_frames"])
-    );
+    let probe = ffprobe::probe(&fixture_path("opus-48k-stereo-20ms.ogg"));
+    assert_eq!(frames.len() as u64, probe.codec("opus").frames);
     for (i, f) in frames.iter().enumerate() {
         assert_eq!((f.time, f.duration), (i as u64 * 960, 960));
         assert!(f.keyframe && is_keyframe(Codec::Opus, &f.data));
@@ -126,10 +112,9 @@ fn h264_sps_variants() {
         ),
     ];
     for (i, (opts, size)) in cases.iter().enumerate() {
-        let name = format!("sps{i}.h264");
-        let bytes = ffmpeg_generate(
+        let bytes = ffmpeg::generate(
             &format!("-f lavfi -i testsrc2=rate=30 -t 0.2 {opts} -c:v libx264 -f h264"),
-            &name,
+            &scratch_path!(&format!("sps{i}.h264")),
         );
         let frames = read_h264_annexb(&bytes, 30);
         assert!(frames[0].keyframe, "{opts}");
@@ -168,10 +153,9 @@ fn vpx_av1_variants() {
         ),
     ];
     for (i, (codec, opts, size)) in cases.iter().enumerate() {
-        let name = format!("var{i}.ivf");
-        let bytes = ffmpeg_generate(
+        let bytes = ffmpeg::generate(
             &format!("-f lavfi -i testsrc2=rate=30 -frames:v 3 {opts} -f ivf"),
-            &name,
+            &scratch_path!(&format!("var{i}.ivf")),
         );
         let (got, _, frames) = read_ivf(&bytes).unwrap();
         assert_eq!(got, *codec);
@@ -199,28 +183,22 @@ fn av1_codec_private_matches_ffmpeg() {
         let ivf = if opts.is_empty() {
             fixture("av1-320x240-30fps.ivf")
         } else {
-            ffmpeg_generate(
+            ffmpeg::generate(
                 &format!("-f lavfi -i testsrc2=rate=30 -frames:v 2 {opts} -c:v libaom-av1 -f ivf"),
-                &format!("av1c{i}.ivf"),
+                &scratch_path!(&format!("av1c{i}.ivf")),
             )
         };
-        let ivf_path = tmp_path(&format!("av1c{i}-in.ivf"));
+        let ivf_path = scratch_path!(&format!("av1c{i}-in.ivf"));
         std::fs::write(&ivf_path, &ivf).unwrap();
-        let mkv = tmp_path(&format!("av1c{i}.mkv"));
-        let status = std::process::Command::new("ffmpeg")
-            .args(["-nostdin", "-v", "error", "-y", "-i"])
-            .arg(&ivf_path)
-            .args(["-c", "copy"])
-            .arg(&mkv)
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let out = std::process::Command::new("mkvmerge")
-            .arg("-J")
-            .arg(&mkv)
-            .output()
-            .unwrap();
-        let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mkv = scratch_path!(&format!("av1c{i}.mkv"));
+        ffmpeg::run(&[
+            "-i",
+            ivf_path.to_str().unwrap(),
+            "-c",
+            "copy",
+            mkv.to_str().unwrap(),
+        ]);
+        let info = mkvtoolnix::identify(&mkv);
         let expected = info["tracks"][0]["properties"]["codec_private_data"]
             .as_str()
             .unwrap()
@@ -236,48 +214,33 @@ fn av1_codec_private_matches_ffmpeg() {
     }
 }
 
-/// Runs one ffmpeg command line (`OUT` in `args` stands for the output path) and returns the path.
-fn ffmpeg_run(args: &str, out_name: &str) -> std::path::PathBuf {
-    let out = tmp_path(out_name);
-    let args: Vec<String> = args
-        .split_whitespace()
-        .map(|a| a.replace("OUT", out.to_str().unwrap()))
-        .collect();
-    let status = std::process::Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y"])
-        .args(&args)
-        .status()
-        .unwrap();
-    assert!(status.success(), "ffmpeg {args:?}");
-    out
-}
-
 /// Good-quality VP9 (two-pass) and AV1 encodes use hidden alt-ref frames: VP9 superframes with an
 /// index, AV1 temporal units with several frames / show_existing_frame. Key frames still match.
 #[test]
 fn keyframes_with_hidden_frames_match_ffprobe() {
     let src = "-f lavfi -i testsrc2=size=160x120:rate=30 -frames:v 45";
-    let log = tmp_path("vp9-2pass");
+    let log = scratch_path!("vp9-2pass");
     let log = log.to_str().unwrap();
-    ffmpeg_run(
-        &format!("{src} -c:v libvpx-vp9 -b:v 200k -pass 1 -passlogfile {log} -f null -"),
-        "unused",
-    );
-    let vp9 = ffmpeg_run(
+    let first_pass =
+        format!("{src} -c:v libvpx-vp9 -b:v 200k -pass 1 -passlogfile {log} -f null -");
+    ffmpeg::run(&first_pass.split_whitespace().collect::<Vec<_>>());
+    let vp9 = scratch_path!("vp9-arf.ivf");
+    ffmpeg::generate(
         &format!(
             "{src} -c:v libvpx-vp9 -b:v 200k -pass 2 -passlogfile {log} -auto-alt-ref 1 \
-             -lag-in-frames 16 -g 20 -f ivf OUT"
+             -lag-in-frames 16 -g 20 -f ivf"
         ),
-        "vp9-arf.ivf",
+        &vp9,
     );
-    let av1 = ffmpeg_run(
-        &format!("{src} -c:v libaom-av1 -cpu-used 8 -lag-in-frames 16 -g 20 -f ivf OUT"),
-        "av1-arf.ivf",
+    let av1 = scratch_path!("av1-arf.ivf");
+    ffmpeg::generate(
+        &format!("{src} -c:v libaom-av1 -cpu-used 8 -lag-in-frames 16 -g 20 -f ivf"),
+        &av1,
     );
     for (codec, path) in [(Codec::Vp9, vp9), (Codec::Av1, av1)] {
         let (_, _, frames) = read_ivf(&std::fs::read(&path).unwrap()).unwrap();
         let ours: Vec<bool> = frames.iter().map(|f| f.keyframe).collect();
-        assert_eq!(ours, ffprobe_keyframes(&path), "{codec:?}");
+        assert_eq!(ours, ffprobe::keyframe_flags(&path), "{codec:?}");
         assert_eq!(ours.iter().filter(|&&k| k).count(), 3, "{codec:?}");
         if codec == Codec::Vp9 {
             let superframes = frames

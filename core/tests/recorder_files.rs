@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -13,6 +12,9 @@ use roomrec_core::media::source::{read_h264_annexb, read_ivf, read_ogg_opus, Enc
 use roomrec_core::media::{
     Codec, FileId, MediaFrame, RecorderOutput, SenderClock, StreamRecorder, StreamRecorderConfig,
 };
+use roomrec_test_support::ffmpeg::{self, decode_errors};
+use roomrec_test_support::ffprobe::{self, probe, Probe};
+use roomrec_test_support::{mkvtoolnix, scratch_path};
 use serde_json::Value;
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -250,80 +252,18 @@ fn cfg(stream: &str) -> StreamRecorderConfig {
     }
 }
 
-#[derive(Debug)]
-struct Probe {
-    streams: Vec<Value>,
-    duration: f64,
-}
-
-impl Probe {
-    fn stream(&self, kind: &str) -> Option<&Value> {
-        self.streams.iter().find(|s| s["codec_type"] == kind)
-    }
-    fn frames(&self, kind: &str) -> u64 {
-        self.stream(kind)
-            .and_then(|s| s["nb_read_frames"].as_str())
-            .map_or(0, |n| n.parse().unwrap())
-    }
-    fn start(&self, kind: &str) -> f64 {
-        self.stream(kind)
-            .and_then(|s| s["start_time"].as_str())
-            .map_or(f64::NAN, |n| n.parse().unwrap())
-    }
-}
-
-fn probe(path: &Path) -> Probe {
-    let out = Command::new("ffprobe")
-        .args(["-v", "error", "-count_frames", "-show_entries"])
-        .arg("stream=codec_name,codec_type,nb_read_frames,width,height,start_time:format=duration")
-        .args(["-of", "json"])
-        .arg(path)
-        .output()
-        .expect("ffprobe installed");
-    assert!(
-        out.status.success(),
-        "ffprobe failed on {path:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    Probe {
-        streams: v["streams"].as_array().cloned().unwrap_or_default(),
-        duration: v["format"]["duration"]
-            .as_str()
-            .map_or(0.0, |d| d.parse().unwrap()),
-    }
-}
-
-/// `ffmpeg -v error -i F -f null -` prints nothing for a clean decode.
-fn decode_errors(path: &Path) -> String {
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-i"])
-        .arg(path)
-        .args(["-f", "null", "-"])
-        .output()
-        .expect("ffmpeg installed");
-    assert!(out.status.success(), "ffmpeg failed on {path:?}");
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// WebM files also pass mkvmerge's structure checks.
-fn mkvmerge_problems(path: &Path) -> Vec<Value> {
-    let out = Command::new("mkvmerge")
-        .arg("-J")
-        .arg(path)
-        .output()
-        .expect("mkvmerge installed");
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let mut problems = v["errors"].as_array().cloned().unwrap_or_default();
-    problems.extend(v["warnings"].as_array().cloned().unwrap_or_default());
-    problems
+/// When the first stream of `kind` starts, in seconds of file time.
+fn start_time(p: &Probe, kind: &str) -> f64 {
+    p.stream(kind)
+        .and_then(|s| s.start_time)
+        .unwrap_or(f64::NAN)
 }
 
 /// Clean decode, and for WebM a clean mkvmerge parse.
 fn assert_playable(path: &Path) {
     assert_eq!(decode_errors(path), "", "{path:?}");
     if ext(path) == "webm" {
-        assert_eq!(mkvmerge_problems(path), Vec::<Value>::new(), "{path:?}");
+        assert_eq!(mkvtoolnix::problems(path), Vec::<Value>::new(), "{path:?}");
     }
 }
 
@@ -343,16 +283,14 @@ fn av_case(test: &str, video: Codec, expect_ext: &str, expect_codec: &str) {
     assert_eq!(ext(path), expect_ext);
     let p = probe(path);
     let vs = p.stream("video").expect("video stream");
-    assert_eq!(vs["codec_name"], expect_codec);
-    assert_eq!(
-        (vs["width"].as_u64(), vs["height"].as_u64()),
-        (Some(320), Some(240))
-    );
-    assert_eq!(p.stream("audio").unwrap()["codec_name"], "opus");
+    assert_eq!(vs.codec, expect_codec);
+    assert_eq!((vs.width, vs.height), (Some(320), Some(240)));
+    assert_eq!(p.stream("audio").unwrap().codec, "opus");
     assert_eq!(p.frames("video"), v.frames.len() as u64);
     assert_eq!(p.frames("audio"), a.frames.len() as u64);
-    assert!((p.duration - 3.0).abs() < 0.1, "duration {}", p.duration);
-    assert!((p.start("audio") - p.start("video")).abs() < 0.034);
+    let duration = p.duration.unwrap_or(0.0);
+    assert!((duration - 3.0).abs() < 0.1, "duration {duration}");
+    assert!((start_time(&p, "audio") - start_time(&p, "video")).abs() < 0.034);
     assert_playable(path);
     let close = w.infos.last().unwrap();
     assert_eq!(close["frames"]["video"], v.frames.len() as u64);
@@ -391,29 +329,16 @@ fn late_mic_keeps_the_senders_offset() {
     ev.extend(events(&a, &[], &clock));
     let w = record("late-mic", cfg("cam"), ev, &clock);
     let p = probe(&w.done[0]);
-    let offset = p.start("audio") - p.start("video");
+    let offset = start_time(&p, "audio") - start_time(&p, "video");
     assert!(
         (offset - 0.7).abs() < 0.034,
         "audio starts {offset} s after video"
     );
     assert_eq!(w.infos.last().unwrap()["clock"], "rtcp-sr");
     // WebM DateUTC carries the file start on the sender's clock (3 s ahead of ours here).
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "format_tags=creation_time",
-            "-of",
-            "json",
-        ])
-        .arg(&w.done[0])
-        .output()
-        .unwrap();
-    let tags: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
-        tags["format"]["tags"]["creation_time"],
-        "2023-11-14T22:13:23.000000Z"
+        ffprobe::creation_time(&w.done[0]).as_deref(),
+        Some("2023-11-14T22:13:23.000000Z")
     );
     assert_playable(&w.done[0]);
 }
@@ -456,7 +381,8 @@ fn audio_only_then_camera_gives_two_playable_files() {
     assert_eq!(ext(&w.done[1]), "ts");
     let first = probe(&w.done[0]);
     assert!(first.stream("video").is_none());
-    assert!((first.duration - 3.5).abs() < 0.15, "{}", first.duration);
+    let first_duration = first.duration.unwrap_or(0.0);
+    assert!((first_duration - 3.5).abs() < 0.15, "{first_duration}");
     let second = probe(&w.done[1]);
     assert_eq!(second.frames("video"), 90);
     assert!(
@@ -485,7 +411,8 @@ fn screen_share_and_muted_camera() {
     let main = probe(&w.done[0]);
     assert_eq!(main.frames("video"), 45);
     assert_eq!(main.frames("audio"), mic.frames.len() as u64);
-    assert!((main.duration - 3.0).abs() < 0.1, "{}", main.duration);
+    let main_duration = main.duration.unwrap_or(0.0);
+    assert!((main_duration - 3.0).abs() < 0.1, "{main_duration}");
     assert!(w.done[1]
         .file_name()
         .unwrap()
@@ -502,42 +429,11 @@ fn screen_share_and_muted_camera() {
 
 #[test]
 fn resolution_change_stays_in_one_file() {
-    let dir = std::env::temp_dir().join(format!("roomrec-recorder-{}-res-src", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let big = dir.join("vp8-640x360.ivf");
-    let status = Command::new("ffmpeg")
-        .args([
-            "-nostdin",
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=640x360:rate=30",
-            "-t",
-            "1",
-        ])
-        .args([
-            "-c:v",
-            "libvpx",
-            "-deadline",
-            "realtime",
-            "-g",
-            "30",
-            "-b:v",
-            "300k",
-            "-f",
-            "ivf",
-        ])
-        .arg(&big)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let big = scratch_path!("vp8-640x360.ivf");
+    ffmpeg::vp8_test_pattern(&big, 640, 360, 1);
     let clock = clock();
     let mut frames = video_fixture(Codec::Vp8);
     let more = ivf_fixture(&big);
-    let _ = std::fs::remove_dir_all(&dir);
     let offset = frames.last().unwrap().time + 3000;
     frames.extend(more.into_iter().map(|mut f| {
         f.time += offset;

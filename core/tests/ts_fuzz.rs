@@ -5,7 +5,7 @@ mod ts_support;
 use proptest::prelude::*;
 use roomrec_core::media::ts::TsMuxer;
 use roomrec_core::media::{Codec, Muxer, TrackSpec};
-use ts_support::tsparse;
+use roomrec_test_support::ts;
 
 fn spec(codec: Codec) -> TrackSpec {
     TrackSpec {
@@ -41,6 +41,7 @@ proptest! {
             prop_assert_eq!(out.len() % 188, 0);
         }
         prop_assert!(mux.finish(&mut out).is_empty());
-        tsparse::assert_continuity(&tsparse::packets(&out));
+        let packets = ts::packets(&out).map_err(TestCaseError::fail)?;
+        ts::check_continuity(&packets).map_err(TestCaseError::fail)?;
     }
 }

@@ -6,8 +6,10 @@ use roomrec_core::media::codec::h264;
 use roomrec_core::media::source::{read_ogg_opus, EncodedFrame};
 use roomrec_core::media::ts::TsMuxer;
 use roomrec_core::media::TrackSpec;
+use roomrec_test_support::ffmpeg::decode_errors;
+use roomrec_test_support::ts::{self, Packet};
+use roomrec_test_support::{ffmpeg, ffprobe, scratch_path};
 use std::path::PathBuf;
-use ts_support::tsparse::{self, Packet};
 use ts_support::*;
 
 fn opus_frames() -> Vec<EncodedFrame> {
@@ -24,10 +26,10 @@ fn mux_to_file(
     let mut mux = TsMuxer::new(tracks, &mut out);
     assert!(!out.is_empty(), "PAT/PMT written at creation");
     let (bytes, ends) = run_muxer(&mut mux, out, events);
-    let path = tmp_path(name);
+    let path = scratch_path!(name);
     std::fs::write(&path, &bytes).unwrap();
-    let pkts = tsparse::packets(&bytes);
-    tsparse::assert_continuity(&pkts);
+    let pkts = ts::packets(&bytes).expect("every packet well-formed");
+    ts::check_continuity(&pkts).expect("continuity counters");
     assert_strict_reader_accepts(&bytes);
     (path, bytes, ends)
 }
@@ -71,15 +73,12 @@ fn h264_alone() {
         &[h264_spec()],
         frame_events(0, 90_000, 0, &frames),
     );
-    let probe = ffprobe(&path);
-    let v = stream(&probe, "h264");
-    assert_eq!(
-        (v["width"].as_u64(), v["height"].as_u64()),
-        (Some(320), Some(240))
-    );
-    assert_eq!(num(&v["nb_read_frames"]), frames.len() as f64);
+    let probe = ffprobe::probe(&path);
+    let v = probe.codec("h264");
+    assert_eq!((v.width, v.height), (Some(320), Some(240)));
+    assert_eq!(v.frames, frames.len() as u64);
     approx(
-        num(&probe["format"]["duration"]),
+        probe.duration.expect("format duration"),
         3.0,
         1.0 / 30.0,
         "duration",
@@ -87,7 +86,7 @@ fn h264_alone() {
     assert_clean_decode(&path);
 
     // PAT + PMT right before every IDR, which carries random_access_indicator.
-    let pkts = tsparse::packets(&bytes);
+    let pkts = ts::packets(&bytes).unwrap();
     let idr_starts: Vec<&Packet> = pkts
         .iter()
         .filter(|p| p.pid == 0x100 && p.random_access)
@@ -105,19 +104,16 @@ fn h264_and_opus_interleaved() {
     let mut events = frame_events(0, 90_000, 0, &video);
     events.extend(frame_events(1, 48_000, 0, &audio));
     let (path, _, _) = mux_to_file("h264-opus.ts", &[h264_spec(), opus_spec()], events);
-    let probe = ffprobe(&path);
-    let v = stream(&probe, "h264");
-    assert_eq!(
-        (v["width"].as_u64(), v["height"].as_u64()),
-        (Some(320), Some(240))
-    );
-    assert_eq!(num(&v["nb_read_frames"]), video.len() as f64);
-    let a = stream(&probe, "opus");
-    assert_eq!(num(&a["nb_read_frames"]), audio.len() as f64);
-    assert_eq!(a["channels"].as_u64(), Some(2));
+    let probe = ffprobe::probe(&path);
+    let v = probe.codec("h264");
+    assert_eq!((v.width, v.height), (Some(320), Some(240)));
+    assert_eq!(v.frames, video.len() as u64);
+    let a = probe.codec("opus");
+    assert_eq!(a.frames, audio.len() as u64);
+    assert_eq!(a.channels, Some(2));
     let audio_end = (audio.len() * 960) as f64 / 48000.0;
     approx(
-        num(&probe["format"]["duration"]),
+        probe.duration.expect("format duration"),
         audio_end,
         0.021,
         "duration",
@@ -133,18 +129,19 @@ fn opus_alone() {
         &[opus_spec()],
         frame_events(0, 48_000, 0, &audio),
     );
-    let probe = ffprobe(&path);
-    let a = stream(&probe, "opus");
-    assert_eq!(num(&a["nb_read_frames"]), audio.len() as f64);
+    let probe = ffprobe::probe(&path);
+    let a = probe.codec("opus");
+    assert_eq!(a.frames, audio.len() as u64);
     approx(
-        num(&probe["format"]["duration"]),
+        probe.duration.expect("format duration"),
         (audio.len() * 960) as f64 / 48000.0,
         0.021,
         "duration",
     );
     assert_clean_decode(&path);
     // Audio-only: PCR travels on the audio PID.
-    assert!(tsparse::packets(&bytes)
+    assert!(ts::packets(&bytes)
+        .unwrap()
         .iter()
         .filter(|p| p.pcr.is_some())
         .all(|p| p.pid == 0x101));
@@ -152,9 +149,9 @@ fn opus_alone() {
 
 #[test]
 fn opus_mono() {
-    let ogg = ffmpeg_generate(
+    let ogg = ffmpeg::generate(
         "-f lavfi -i sine=frequency=300:sample_rate=48000 -t 1 -ac 1 -c:a libopus -frame_duration 20 -f ogg",
-        "mono.ogg",
+        &scratch_path!("mono.ogg"),
     );
     let audio = read_ogg_opus(&ogg).unwrap();
     let spec = TrackSpec {
@@ -162,10 +159,10 @@ fn opus_mono() {
         ..opus_spec()
     };
     let (path, _, _) = mux_to_file("mono.ts", &[spec], frame_events(0, 48_000, 0, &audio));
-    let probe = ffprobe(&path);
-    let a = stream(&probe, "opus");
-    assert_eq!(a["channels"].as_u64(), Some(1));
-    assert_eq!(num(&a["nb_read_frames"]), audio.len() as f64);
+    let probe = ffprobe::probe(&path);
+    let a = probe.codec("opus");
+    assert_eq!(a.channels, Some(1));
+    assert_eq!(a.frames, audio.len() as u64);
     assert_clean_decode(&path);
 }
 
@@ -201,7 +198,7 @@ fn aud_added_and_parameter_sets_repeated() {
     );
     assert_clean_decode(&path);
 
-    let pkts = tsparse::packets(&bytes);
+    let pkts = ts::packets(&bytes).unwrap();
     let starts: Vec<&Packet> = pkts
         .iter()
         .filter(|p| p.pid == 0x100 && p.unit_start)
@@ -232,13 +229,10 @@ fn aud_added_and_parameter_sets_repeated() {
         .nth(1)
         .unwrap()
         .index;
-    let tail = tmp_path("stripped-tail.ts");
+    let tail = scratch_path!("stripped-tail.ts");
     std::fs::write(&tail, &bytes[(second_idr - 2) * 188..]).unwrap();
     assert_clean_decode(&tail);
-    assert_eq!(
-        num(&stream(&ffprobe(&tail), "h264")["nb_read_frames"]),
-        60.0
-    );
+    assert_eq!(ffprobe::probe(&tail).codec("h264").frames, 60);
 }
 
 /// Timestamps: PTS = 1 s + file time on the 90 kHz clock, PCR never ahead of the PTS it precedes.
@@ -248,18 +242,18 @@ fn pts_offset_and_pcr_lead() {
     let mut events = frame_events(0, 90_000, 0, &video);
     events.extend(frame_events(1, 48_000, 0, &audio));
     let (_, bytes, _) = mux_to_file("timing.ts", &[h264_spec(), opus_spec()], events);
-    let pkts = tsparse::packets(&bytes);
+    let pkts = ts::packets(&bytes).unwrap();
     let video_pts: Vec<u64> = pkts
         .iter()
         .filter(|p| p.pid == 0x100)
-        .filter_map(tsparse::pes_pts)
+        .filter_map(ts::pes_pts)
         .collect();
     let expected: Vec<u64> = video.iter().map(|f| 90_000 + f.time).collect();
     assert_eq!(video_pts, expected);
     let audio_pts: Vec<u64> = pkts
         .iter()
         .filter(|p| p.pid == 0x101)
-        .filter_map(tsparse::pes_pts)
+        .filter_map(ts::pes_pts)
         .collect();
     let expected: Vec<u64> = audio
         .iter()
@@ -269,7 +263,7 @@ fn pts_offset_and_pcr_lead() {
     let mut pcr = None;
     for p in &pkts {
         pcr = p.pcr.or(pcr);
-        if let Some(pts) = tsparse::pes_pts(p) {
+        if let Some(pts) = ts::pes_pts(p) {
             let pcr = pcr.expect("a PCR precedes the first PES") / 300;
             assert!(pcr <= pts && pts - pcr <= 90_000, "PTS {pts} vs PCR {pcr}");
         }

@@ -5,9 +5,9 @@ mod ts_support;
 use roomrec_core::media::source::{read_h264_annexb, read_ogg_opus, EncodedFrame};
 use roomrec_core::media::ts::TsMuxer;
 use roomrec_core::media::TrackSpec;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use ts_support::tsparse;
+use roomrec_test_support::ffmpeg::{self, decode_errors};
+use roomrec_test_support::{ffprobe, scratch_path, ts};
+use std::path::PathBuf;
 use ts_support::*;
 
 const SEC: u64 = 1_000_000_000;
@@ -27,62 +27,24 @@ fn mux(tracks: &[TrackSpec], events: Vec<Event>) -> (Vec<u8>, Vec<usize>) {
     let mut out = Vec::new();
     let mut mux = TsMuxer::new(tracks, &mut out);
     let (bytes, ends) = run_muxer(&mut mux, out, events);
-    tsparse::assert_continuity(&tsparse::packets(&bytes));
+    let packets = ts::packets(&bytes).expect("every packet well-formed");
+    ts::check_continuity(&packets).expect("continuity counters");
     (bytes, ends)
 }
 
 fn write(name: &str, bytes: &[u8]) -> PathBuf {
-    let path = tmp_path(name);
+    let path = scratch_path!(name);
     std::fs::write(&path, bytes).unwrap();
     path
-}
-
-fn frame_widths(path: &Path) -> Vec<u64> {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v",
-            "-show_entries",
-            "frame=width",
-            "-of",
-            "json",
-        ])
-        .arg(path)
-        .output()
-        .unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    json["frames"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["width"].as_u64().unwrap())
-        .collect()
-}
-
-/// Per-frame MD5 of the decoded frames of one stream (`v` or `a`).
-fn decoded_hashes(path: &Path, stream: &str) -> Vec<String> {
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "quiet", "-i"])
-        .arg(path)
-        .args(["-map", &format!("0:{stream}"), "-f", "framemd5", "-"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.rsplit(',').next().map(|h| h.trim().to_string()))
-        .collect()
 }
 
 #[test]
 fn resolution_change_mid_file() {
     let small = h264_frames();
-    let big_bytes = ffmpeg_generate(
+    let big_bytes = ffmpeg::generate(
         "-f lavfi -i testsrc2=size=640x480:rate=30 -t 1 -c:v libx264 -profile:v baseline -tune zerolatency \
          -g 30 -bf 0 -x264-params aud=1:repeat-headers=1 -pix_fmt yuv420p -f h264",
-        "640x480.h264",
+        &scratch_path!("640x480.h264"),
     );
     let big = read_h264_annexb(&big_bytes, 30);
     assert!(big[0].keyframe);
@@ -92,7 +54,10 @@ fn resolution_change_mid_file() {
     let path = write("res-change.ts", &bytes);
     let errors = decode_errors(&path);
     assert!(errors.is_empty(), "{errors}");
-    let widths = frame_widths(&path);
+    let widths: Vec<u64> = ffprobe::frame_sizes(&path)
+        .into_iter()
+        .map(|(width, _)| width)
+        .collect();
     assert_eq!(widths.len(), small.len() + big.len());
     assert!(widths[..small.len()].iter().all(|&w| w == 320));
     assert!(widths[small.len()..].iter().all(|&w| w == 640));
@@ -100,7 +65,8 @@ fn resolution_change_mid_file() {
 
 /// Largest gap between consecutive PCRs, in seconds of PCR time (also checks they never go back).
 fn max_pcr_gap(bytes: &[u8]) -> f64 {
-    let pcrs: Vec<u64> = tsparse::packets(bytes)
+    let pcrs: Vec<u64> = ts::packets(bytes)
+        .unwrap()
         .iter()
         .filter_map(|p| p.pcr)
         .collect();
@@ -133,17 +99,17 @@ fn muted_camera_keeps_pcr_flowing() {
         "PCR gap {}",
         max_pcr_gap(&bytes)
     );
-    let probe = ffprobe(&path);
-    let a = stream(&probe, "opus");
-    assert_eq!(num(&a["nb_read_frames"]), audio.len() as f64);
+    let probe = ffprobe::probe(&path);
+    let a = probe.codec("opus");
+    assert_eq!(a.frames, audio.len() as u64);
     // ffprobe's stream duration runs from the first to the last packet start.
     let written = (audio.len() - 1) as f64 * 0.02;
+    let duration = a.duration.expect("audio stream duration");
     assert!(
-        (num(&a["duration"]) - written).abs() <= 0.021,
-        "audio duration {}",
-        a["duration"]
+        (duration - written).abs() <= 0.021,
+        "audio duration {duration}"
     );
-    assert_eq!(num(&stream(&probe, "h264")["nb_read_frames"]), 60.0);
+    assert_eq!(probe.codec("h264").frames, 60);
 }
 
 /// Nothing at all flows (video-only file, camera muted): ticks alone carry the PCR.
@@ -201,7 +167,10 @@ fn truncated_file_decodes_up_to_the_cut() {
         .collect();
     let (bytes, ends) = mux(&[h264_spec(), opus_spec()], events);
     let full = write("uncut.ts", &bytes);
-    let (full_v, full_a) = (decoded_hashes(&full, "v"), decoded_hashes(&full, "a"));
+    let (full_v, full_a) = (
+        ffmpeg::frame_md5s(&full, "v"),
+        ffmpeg::frame_md5s(&full, "a"),
+    );
     assert_eq!((full_v.len(), full_a.len()), (video.len(), audio.len()));
 
     let mut rng = fastrand::Rng::with_seed(7);
@@ -215,7 +184,7 @@ fn truncated_file_decodes_up_to_the_cut() {
         let errors = decode_errors(&path);
         for (stream, track, full) in [("v", 0, &full_v), ("a", 1, &full_a)] {
             let complete = complete_before(&ends, &tracks, track, cut);
-            let got = decoded_hashes(&path, stream);
+            let got = ffmpeg::frame_md5s(&path, stream);
             assert!(
                 got.len() >= complete && got.len() <= complete + 1,
                 "{kind} cut at {cut}: {} {stream} frames decoded, {complete} complete",

@@ -5,6 +5,7 @@ mod common;
 use common::*;
 use roomrec_core::media::webm::WebmConfig;
 use roomrec_core::media::TrackSpec;
+use roomrec_test_support::{ffmpeg, ffprobe, mkvtoolnix};
 
 struct Layout {
     name: &'static str,
@@ -54,20 +55,20 @@ fn check_codec(ivf_name: &str, codec_name: &str) {
         );
         let what = path.display().to_string();
 
-        let probe = ffprobe(&path);
+        let probe = ffprobe::probe(&path);
         assert!(probe.stderr.is_empty(), "{what}: {}", probe.stderr);
         let mut expected_ms = 0f64;
         let mut expected_streams = Vec::new();
         if layout.video {
-            expected_streams.push((codec_name.to_string(), ivf.frames.len() as u64, 320, 240));
+            expected_streams.push((codec_name, ivf.frames.len() as u64, 320, 240));
             let last = ivf.frames.last().unwrap().pts_ns as f64 / 1e6;
             expected_ms = expected_ms.max(last + 1000.0 / 30.0);
         }
         if layout.audio {
-            expected_streams.push(("opus".to_string(), packets.len() as u64, 0, 0));
+            expected_streams.push(("opus", packets.len() as u64, 0, 0));
             expected_ms = expected_ms.max(packets.len() as f64 * 20.0);
         }
-        assert_eq!(probe.streams, expected_streams, "{what}");
+        assert_eq!(probe.codec_frames_and_size(), expected_streams, "{what}");
         let duration = probe.duration.expect("finished file has a duration") * 1000.0;
         let frame_ms = if layout.video { 1000.0 / 30.0 } else { 20.0 };
         assert!(
@@ -75,10 +76,10 @@ fn check_codec(ivf_name: &str, codec_name: &str) {
             "{what}: duration {duration} vs {expected_ms}"
         );
 
-        let errors = ffmpeg_decode(&path, &[], &[]);
+        let errors = ffmpeg::decode_errors(&path);
         assert!(errors.is_empty(), "{what}: decode errors: {errors}");
 
-        let mkv = mkvmerge_json(&path);
+        let mkv = mkvtoolnix::identify(&path);
         assert_eq!(mkv["errors"].as_array().unwrap().len(), 0, "{what}: {mkv}");
         assert_eq!(
             mkv["warnings"].as_array().unwrap().len(),
@@ -121,12 +122,12 @@ fn check_codec(ivf_name: &str, codec_name: &str) {
 /// Seeking to 2 s lands on the 2 s keyframe (video) or near 2 s (audio), and decodes cleanly.
 fn check_seekable(path: &std::path::Path, video: bool) {
     let what = path.display().to_string();
-    let errors = ffmpeg_decode(path, &["-ss", "2"], &["-frames:v", "1"]);
+    let errors = ffmpeg::decode_errors_with(path, &["-ss", "2"], &["-frames:v", "1"]);
     assert!(errors.is_empty(), "{what}: seek decode errors: {errors}");
-    let cues = mkvinfo_cue_points(path);
+    let cues = mkvtoolnix::cue_points(path);
     let expected_cues = if video { 3 } else { 1 };
     assert!(cues >= expected_cues, "{what}: {cues} cue points");
-    let first = first_packet_after_seek(path, 2.0);
+    let first = ffprobe::first_packet_after_seek(path, "0", 2.0).unwrap_or(-1.0);
     if video {
         assert!(
             (first - 2.0).abs() < 0.01,
@@ -138,44 +139,6 @@ fn check_seekable(path: &std::path::Path, video: bool) {
             "{what}: seek to 2 s landed on {first}"
         );
     }
-}
-
-fn mkvinfo_cue_points(path: &std::path::Path) -> usize {
-    let out = std::process::Command::new("mkvinfo")
-        .arg("-a")
-        .arg(path)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("Cues"),
-        "mkvinfo finds no Cues in {}",
-        path.display()
-    );
-    text.lines().filter(|l| l.contains("Cue point")).count()
-}
-
-/// Time of the first packet ffprobe reads after seeking stream 0 to `seconds`.
-fn first_packet_after_seek(path: &std::path::Path, seconds: f64) -> f64 {
-    let interval = format!("{seconds}%+#1");
-    let out = std::process::Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "0",
-            "-read_intervals",
-            &interval,
-        ])
-        .args(["-show_entries", "packet=pts_time", "-of", "csv=p=0"])
-        .arg(path)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .next()
-        .and_then(|l| l.trim().parse().ok())
-        .unwrap_or(-1.0)
 }
 
 #[test]
@@ -205,12 +168,12 @@ fn av1_without_codec_private_still_plays() {
         WebmConfig::default(),
     );
     let path = write("av1-no-private.webm", &muxed.finished());
-    let errors = ffmpeg_decode(&path, &[], &[]);
+    let errors = ffmpeg::decode_errors(&path);
     assert!(errors.is_empty(), "{errors}");
     assert_eq!(
-        ffprobe(&path).streams,
-        [("av1".into(), ivf.frames.len() as u64, 320, 240)]
+        ffprobe::probe(&path).codec_frames_and_size(),
+        [("av1", ivf.frames.len() as u64, 320, 240)]
     );
-    let mkv = mkvmerge_json(&path);
+    let mkv = mkvtoolnix::identify(&path);
     assert_eq!(mkv["errors"].as_array().unwrap().len(), 0, "{mkv}");
 }

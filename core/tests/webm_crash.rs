@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use roomrec_core::media::webm::WebmConfig;
+use roomrec_test_support::{ffmpeg, ffprobe};
 
 /// ffmpeg's only complaint about a cut file is the truncated element at its end.
 fn only_truncation_errors(stderr: &str) -> bool {
@@ -50,13 +51,17 @@ fn check_cuts(ivf_name: &str, tag: &str) {
                 .filter(|&&(t, end)| t == track && end <= cut)
                 .count() as u64
         };
-        let probe = ffprobe(&path);
+        let probe = ffprobe::probe(&path);
         assert!(
             only_truncation_errors(&probe.stderr),
             "{tag} cut {cut}: ffprobe: {}",
             probe.stderr
         );
-        let counts: Vec<(&str, u64)> = probe.streams.iter().map(|s| (s.0.as_str(), s.1)).collect();
+        let counts: Vec<(&str, u64)> = probe
+            .streams
+            .iter()
+            .map(|s| (s.codec.as_str(), s.frames))
+            .collect();
         let codec = match tag {
             "vp8" | "vp9" | "av1" => tag,
             _ => unreachable!(),
@@ -66,7 +71,7 @@ fn check_cuts(ivf_name: &str, tag: &str) {
             [(codec, complete(0)), ("opus", complete(1))],
             "{tag} cut {cut} of {unfinished_len}"
         );
-        let errors = ffmpeg_decode(&path, &[], &[]);
+        let errors = ffmpeg::decode_errors(&path);
         assert!(
             only_truncation_errors(&errors),
             "{tag} cut {cut}: ffmpeg: {errors}"

@@ -3,11 +3,11 @@
 
 mod common;
 
-use common::mkv;
 use common::Input;
 use proptest::prelude::*;
 use roomrec_core::media::webm::WebmConfig;
 use roomrec_core::media::{Codec, TrackSpec};
+use roomrec_test_support::webm;
 
 fn spec(codec: Codec) -> TrackSpec {
     let video = codec != Codec::Opus;
@@ -96,8 +96,9 @@ fn check(specs: &[TrackSpec], inputs: &[Input], max_cluster_ms: u64, patch_sizes
     };
     let muxed = common::mux(specs, inputs, config);
     let unfinished_len = muxed.block_ends.last().unwrap().1;
-    let unfinished = mkv::parse(&muxed.bytes[..unfinished_len]);
-    let finished = mkv::parse(&muxed.finished());
+    let unfinished =
+        webm::parse(&muxed.bytes[..unfinished_len]).expect("the unfinished file parses");
+    let finished = webm::parse(&muxed.finished()).expect("the finished file parses");
     let has_video = specs.iter().any(|s| s.codec != Codec::Opus);
     let limit = max_cluster_ms.min(i16::MAX as u64) as i64;
 
@@ -115,14 +116,14 @@ fn check(specs: &[TrackSpec], inputs: &[Input], max_cluster_ms: u64, patch_sizes
 
     for parsed in [&unfinished, &finished] {
         // Every frame, in order, with the expected track, time, flags and payload.
-        let blocks: Vec<&mkv::Block> = parsed.clusters.iter().flat_map(|c| &c.blocks).collect();
+        let blocks: Vec<&webm::Block> = parsed.clusters.iter().flat_map(|c| &c.blocks).collect();
         assert_eq!(blocks.len(), inputs.len());
         let times = expected_times(inputs, specs.len());
         for ((block, input), time) in blocks.iter().zip(inputs).zip(times) {
             assert_eq!(block.track, input.track as u64 + 1);
             assert_eq!(block.time_ms, time, "block time");
             assert_eq!(block.keyframe, input.keyframe);
-            assert_eq!(block.payload_len, input.data.len());
+            assert_eq!(block.payload.len(), input.data.len());
         }
         // Cluster rules: timecodes never step back, blocks stay within the cluster duration,
         // video keyframes open clusters.

@@ -6,11 +6,12 @@ mod common;
 use common::*;
 use roomrec_core::media::webm::{WebmConfig, WebmMuxer};
 use roomrec_core::media::Muxer;
+use roomrec_test_support::{ffmpeg, ffprobe, mkvtoolnix, webm};
 
 fn assert_clean(path: &std::path::Path) {
-    let errors = ffmpeg_decode(path, &[], &[]);
+    let errors = ffmpeg::decode_errors(path);
     assert!(errors.is_empty(), "{}: {errors}", path.display());
-    let mkv = mkvmerge_json(path);
+    let mkv = mkvtoolnix::identify(path);
     assert_eq!(mkv["errors"].as_array().unwrap().len(), 0, "{mkv}");
     assert_eq!(mkv["warnings"].as_array().unwrap().len(), 0, "{mkv}");
 }
@@ -50,35 +51,32 @@ fn muted_camera_keeps_audio_flowing() {
     let cut = muxed.block_ends[cut_index].1;
     let audio_so_far = inputs[..=cut_index].iter().filter(|i| i.track == 1).count() as u64;
     let path = write("muted-crash.webm", &muxed.bytes[..cut]);
-    let probe = ffprobe(&path);
+    let probe = ffprobe::probe(&path);
     assert_eq!(
-        probe.streams,
-        [
-            ("vp8".into(), 60, 320, 240),
-            ("opus".into(), audio_so_far, 0, 0)
-        ]
+        probe.codec_frames_and_size(),
+        [("vp8", 60, 320, 240), ("opus", audio_so_far, 0, 0)]
     );
     assert!(audio_so_far > 240, "audio at 5 s: {audio_so_far}");
     assert!(
         probe.duration.is_none(),
         "a crashed file claims no duration"
     );
-    assert!(ffmpeg_decode(&path, &[], &[]).is_empty());
+    assert!(ffmpeg::decode_errors(&path).is_empty());
 
     // The finished file: all audio, in order, 20 ms apart; video jumps from 2 s to 7 s.
     let path = write("muted.webm", &muxed.finished());
     assert_clean(&path);
-    let probe = ffprobe(&path);
+    let probe = ffprobe::probe(&path);
     assert_eq!(
-        probe.streams,
-        [("vp8".into(), 90, 320, 240), ("opus".into(), 400, 0, 0)]
+        probe.codec_frames_and_size(),
+        [("vp8", 90, 320, 240), ("opus", 400, 0, 0)]
     );
     let duration = probe.duration.unwrap();
     assert!((duration - 8.0).abs() <= 0.05, "duration {duration}");
-    let audio = packet_times(&path, 1);
+    let audio = ffprobe::packet_times(&path, "1");
     assert_eq!(audio.len(), 400);
     assert_steps(&audio, 0.020, "audio");
-    let video = packet_times(&path, 0);
+    let video = ffprobe::packet_times(&path, "0");
     assert_eq!(video.len(), 90);
     assert!(
         (video[59] - 1.967).abs() < 0.002 && (video[60] - 7.0).abs() < 0.002,
@@ -86,7 +84,7 @@ fn muted_camera_keeps_audio_flowing() {
     );
 
     // Clusters keep coming through the mute (at most 5 s apart) and seeking works past it.
-    let parsed = mkv::parse(&muxed.finished());
+    let parsed = webm::parse(&muxed.finished()).expect("the finished file parses");
     let timecodes: Vec<u64> = parsed.clusters.iter().map(|c| c.timecode).collect();
     assert!(
         timecodes.windows(2).all(|w| w[1] - w[0] <= 5000),
@@ -96,7 +94,7 @@ fn muted_camera_keeps_audio_flowing() {
         timecodes.iter().any(|&t| t > 2000 && t < 7000),
         "{timecodes:?}"
     );
-    assert!(ffmpeg_decode(&path, &["-ss", "7.2"], &["-frames:v", "1"]).is_empty());
+    assert!(ffmpeg::decode_errors_with(&path, &["-ss", "7.2"], &["-frames:v", "1"]).is_empty());
 }
 
 #[test]
@@ -118,7 +116,7 @@ fn late_and_repeated_timestamps_decode_in_place() {
         &inputs,
         WebmConfig::default(),
     );
-    let parsed = mkv::parse(&muxed.finished());
+    let parsed = webm::parse(&muxed.finished()).expect("the finished file parses");
     let negative = parsed
         .clusters
         .iter()
@@ -130,13 +128,13 @@ fn late_and_repeated_timestamps_decode_in_place() {
 
     let path = write("late-audio.webm", &muxed.finished());
     assert_clean(&path);
-    let probe = ffprobe(&path);
+    let probe = ffprobe::probe(&path);
     assert_eq!(
-        probe.streams[1],
-        ("opus".into(), packets.len() as u64, 0, 0)
+        probe.codec_frames_and_size()[1],
+        ("opus", packets.len() as u64, 0, 0)
     );
     // ffmpeg shows Opus shifted by the codec delay; compare against the written times.
-    let times = packet_times(&path, 1);
+    let times = ffprobe::packet_times(&path, "1");
     let shift = times[0];
     let mut last = -1.0;
     for (t, written) in times.iter().zip(&written_audio) {
@@ -166,29 +164,13 @@ fn resolution_change_decodes_cleanly() {
     );
     let path = write("resolution-change.webm", &muxed.finished());
     assert_clean(&path);
-    let probe = ffprobe(&path);
-    assert_eq!(probe.streams[0].1, 60 + big.frames.len() as u64);
+    let probe = ffprobe::probe(&path);
+    assert_eq!(probe.streams[0].frames, 60 + big.frames.len() as u64);
 
-    let out = std::process::Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v",
-            "-show_entries",
-            "frame=width,height",
-        ])
-        .args(["-of", "csv=p=0"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    let sizes: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let sizes = ffprobe::frame_sizes(&path);
     assert_eq!(sizes.len(), 60 + big.frames.len());
-    assert!(sizes[..60].iter().all(|s| s == "320,240"), "{sizes:?}");
-    assert!(sizes[60..].iter().all(|s| s == "640,480"), "{sizes:?}");
+    assert!(sizes[..60].iter().all(|&s| s == (320, 240)), "{sizes:?}");
+    assert!(sizes[60..].iter().all(|&s| s == (640, 480)), "{sizes:?}");
 }
 
 #[test]
@@ -220,12 +202,15 @@ fn video_size_learned_after_the_header_is_patched_in_and_date_is_written() {
 
     // Before finish the header says 0x0: mkvmerge refuses it, ffmpeg still decodes everything.
     let path = write("size-unknown-crash.webm", &unfinished);
-    assert!(ffmpeg_decode(&path, &[], &[]).is_empty());
-    assert_eq!(ffprobe(&path).streams, [("vp8".into(), 90, 320, 240)]);
+    assert!(ffmpeg::decode_errors(&path).is_empty());
+    assert_eq!(
+        ffprobe::probe(&path).codec_frames_and_size(),
+        [("vp8", 90, 320, 240)]
+    );
 
     let path = write("size-learned.webm", &muxed.finished());
     assert_clean(&path);
-    let mkv = mkvmerge_json(&path);
+    let mkv = mkvtoolnix::identify(&path);
     assert_eq!(
         mkv["tracks"][0]["properties"]["pixel_dimensions"],
         "320x240"

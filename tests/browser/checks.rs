@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use roomrec_core::signaling::Cipher;
-use roomrec_tests::probe::{media_files, probe};
+use roomrec_test_support::ffprobe::{probe, Stream};
+use roomrec_test_support::recordings::media_files;
 use serde_json::Value;
 
 use crate::harness::media::{decode_check, frame_sizes};
@@ -180,7 +181,7 @@ fn check_file(
     {
         errs.push(format!("{name}: manifest entry {entry}"));
     }
-    let mut counted = |kind: &str, s: Option<&roomrec_tests::probe::StreamInfo>| {
+    let mut counted = |kind: &str, s: Option<&Stream>| {
         let frames = s.map_or(0, |s| s.frames);
         if entry["frames"][kind].as_u64() != Some(frames) {
             errs.push(format!(
@@ -204,9 +205,7 @@ fn check_file(
         let shown: Vec<String> = sizes.iter().map(|(w, h)| format!("{w}x{h}")).collect();
         size = format!(" {}", shown.join("→"));
     }
-    let rate = |s: Option<&roomrec_tests::probe::StreamInfo>| {
-        s.map_or(0.0, |s| s.frames as f64 / duration.max(0.001))
-    };
+    let rate = |s: Option<&Stream>| s.map_or(0.0, |s| s.frames as f64 / duration.max(0.001));
     if video.is_some() && rate(video) < 8.0 {
         errs.push(format!(
             "{name}: only {:.1} video frames/s (camera: 15)",

@@ -8,11 +8,11 @@
 
 mod codec;
 mod muxers;
+#[cfg(test)]
+mod reader_tests;
 pub mod seeds;
 mod session;
 mod signaling;
-pub mod ts_check;
-pub mod webm_check;
 
 pub use codec::codec_parse;
 pub use muxers::{muxer_ts, muxer_webm};

@@ -2,6 +2,5 @@
 //! recorder core on virtual time) and helpers shared by the integration tests.
 
 pub mod fuzz_bodies;
-pub mod probe;
 pub mod sim;
 pub mod synthetic;

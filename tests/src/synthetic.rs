@@ -9,25 +9,7 @@ use roomrec_core::publisher::{SourceFrame, Track};
 /// 30 fps video with a keyframe every `gop` frames; payload bytes follow the VP8 keyframe bit
 /// convention (`data[0] & 1 == 0` on keyframes), so depacketizers flag them.
 pub fn video_track(codec: Codec, seconds: u32, gop: usize) -> Track {
-    let count = seconds as usize * 30;
-    let frames: Vec<SourceFrame> = (0..count)
-        .map(|i| {
-            let keyframe = i % gop == 0;
-            let mut data = vec![(i % 251) as u8; if keyframe { 3000 } else { 600 }];
-            data[0] = if keyframe { 0x10 } else { 0x11 };
-            SourceFrame {
-                data: data.into(),
-                time: i as u64 * 3000,
-                keyframe,
-            }
-        })
-        .collect();
-    Track {
-        codec,
-        clock_rate: 90_000,
-        frames: Arc::from(frames),
-        period: count as u64 * 3000,
-    }
+    video_track_sized(codec, seconds, gop, 3000, 600)
 }
 
 /// 20 ms Opus-shaped packets (TOC byte of a 20 ms SILK/CELT frame, then filler).
@@ -65,7 +47,7 @@ pub fn video_track_sized(
     let frames: Vec<SourceFrame> = (0..count)
         .map(|i| {
             let keyframe = i % gop == 0;
-            let mut data = vec![(i % 241) as u8; if keyframe { key_size } else { delta_size }];
+            let mut data = vec![(i % 251) as u8; if keyframe { key_size } else { delta_size }];
             data[0] = if keyframe { 0x10 } else { 0x11 };
             SourceFrame {
                 data: data.into(),

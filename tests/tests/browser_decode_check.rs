@@ -4,6 +4,7 @@
 mod harness;
 
 use harness::media::decode_check;
+use roomrec_test_support::ffmpeg;
 
 /// The decode check tolerates capture jitter (frames closer than the nominal frame interval,
 /// timestamps still increasing) and nothing else.
@@ -12,32 +13,27 @@ fn decode_check_tells_capture_jitter_from_damage() {
     let dir = tempfile::tempdir().expect("temp dir");
     let encode = |name: &str, filter: &str| {
         let path = dir.path().join(name);
-        let status = std::process::Command::new("ffmpeg")
-            .args([
-                "-v",
-                "error",
-                "-f",
-                "lavfi",
-                "-i",
-                "testsrc2=s=160x120:r=20",
-                "-t",
-                "2",
-            ])
-            .args([
-                "-vf",
-                filter,
-                "-fps_mode",
-                "passthrough",
-                "-c:v",
-                "libx264",
-                "-bf",
-                "0",
-            ])
-            .args(["-g", "10", "-f", "mpegts"])
-            .arg(&path)
-            .status()
-            .expect("ffmpeg must be installed");
-        assert!(status.success());
+        ffmpeg::run(&[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=s=160x120:r=20",
+            "-t",
+            "2",
+            "-vf",
+            filter,
+            "-fps_mode",
+            "passthrough",
+            "-c:v",
+            "libx264",
+            "-bf",
+            "0",
+            "-g",
+            "10",
+            "-f",
+            "mpegts",
+            path.to_str().expect("UTF-8 temp path"),
+        ]);
         path
     };
     let clean = encode("clean.ts", "settb=1/90000,setpts=N*4500");

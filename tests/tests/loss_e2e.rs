@@ -9,7 +9,9 @@ use roomrec_core::signaling::{Dialect, Password};
 use roomrec_io_tokio::demo::{publisher_config, recorder_options, spawn_lossy_publisher};
 use roomrec_io_tokio::relay::{spawn_relay, RelayDialect};
 use roomrec_io_tokio::run_until;
-use roomrec_tests::probe::{decode_errors, media_files, probe};
+use roomrec_test_support::ffmpeg::decode_errors;
+use roomrec_test_support::ffprobe::probe;
+use roomrec_test_support::recordings::media_files;
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 

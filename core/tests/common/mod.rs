@@ -1,28 +1,22 @@
-//! Test-only helpers for the WebM tests: tiny IVF / Ogg Opus readers (to get real encoded frames),
-//! a driver that runs a muxer and remembers where each block ends, and wrappers around the
-//! independent validators (ffprobe, ffmpeg, mkvmerge).
+//! Test-only helpers for the WebM tests: tiny IVF / Ogg Opus readers (to get real encoded frames)
+//! and a driver that runs a muxer and remembers where each block ends. The files are checked with
+//! `roomrec_test_support` (ffprobe, ffmpeg, mkvtoolnix, its strict WebM reader).
 #![allow(dead_code)]
 
-pub mod mkv;
+mod tracks;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use roomrec_core::media::webm::{WebmConfig, WebmMuxer};
 use roomrec_core::media::{Codec, Muxer, Patch, TrackSpec};
-use serde_json::Value;
+use roomrec_test_support::{ffmpeg, scratch_path};
+#[allow(unused_imports)] // like dead_code above: not every test target uses it
+pub use tracks::opus_spec;
 
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures")
         .join(name)
-}
-
-/// A per-test scratch path under Cargo's integration-test temp dir.
-pub fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("webm");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
 }
 
 #[derive(Clone, Debug)]
@@ -192,17 +186,6 @@ pub fn video_spec(ivf: &Ivf) -> TrackSpec {
     }
 }
 
-pub fn opus_spec() -> TrackSpec {
-    TrackSpec {
-        codec: Codec::Opus,
-        width: 0,
-        height: 0,
-        channels: 2,
-        sample_rate: 48_000,
-        codec_private: None,
-    }
-}
-
 /// One frame handed to the muxer.
 #[derive(Clone, Debug)]
 pub struct Input {
@@ -301,142 +284,14 @@ pub fn mux(specs: &[TrackSpec], inputs: &[Input], config: WebmConfig) -> Muxed {
 }
 
 pub fn write(name: &str, bytes: &[u8]) -> PathBuf {
-    let path = scratch(name);
+    let path = scratch_path!(name);
     std::fs::write(&path, bytes).unwrap();
     path
 }
 
-fn run(cmd: &str, args: &[&str]) -> (String, String, bool) {
-    let out = Command::new(cmd)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
-    (
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-        out.status.success(),
-    )
-}
-
-/// Per-stream (codec, nb_read_frames, width, height) and format duration in seconds.
-pub struct Probe {
-    pub streams: Vec<(String, u64, u64, u64)>,
-    pub duration: Option<f64>,
-    pub stderr: String,
-}
-
-pub fn ffprobe(path: &Path) -> Probe {
-    let p = path.to_str().unwrap();
-    let args = [
-        "-v",
-        "error",
-        "-count_frames",
-        "-show_entries",
-        "stream=codec_name,nb_read_frames,width,height:format=duration",
-        "-of",
-        "json",
-        p,
-    ];
-    let (stdout, stderr, ok) = run("ffprobe", &args);
-    assert!(ok, "ffprobe failed on {p}: {stderr}");
-    let json: Value = serde_json::from_str(&stdout).unwrap();
-    let num = |v: &Value| {
-        v.as_u64()
-            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-            .unwrap_or(0)
-    };
-    let streams = json["streams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            let codec = s["codec_name"].as_str().unwrap_or("").to_string();
-            (
-                codec,
-                num(&s["nb_read_frames"]),
-                num(&s["width"]),
-                num(&s["height"]),
-            )
-        })
-        .collect();
-    let duration = json["format"]["duration"]
-        .as_str()
-        .and_then(|d| d.parse().ok());
-    Probe {
-        streams,
-        duration,
-        stderr,
-    }
-}
-
-/// stderr of a full decode (`ffmpeg -v error [pre_input...] -i F [post...] -f null -`).
-pub fn ffmpeg_decode(path: &Path, pre_input: &[&str], post_input: &[&str]) -> String {
-    let mut args = vec!["-nostdin", "-v", "error"];
-    args.extend_from_slice(pre_input);
-    args.extend_from_slice(&["-i", path.to_str().unwrap()]);
-    args.extend_from_slice(post_input);
-    args.extend_from_slice(&["-f", "null", "-"]);
-    let (_, stderr, ok) = run("ffmpeg", &args);
-    assert!(ok, "ffmpeg failed on {}: {stderr}", path.display());
-    stderr
-}
-
-pub fn mkvmerge_json(path: &Path) -> Value {
-    let (stdout, stderr, _) = run("mkvmerge", &["-J", path.to_str().unwrap()]);
-    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("mkvmerge -J: {e}: {stderr}"))
-}
-
-/// Demuxed packet times of one stream, in seconds (no decoding).
-pub fn packet_times(path: &Path, stream: usize) -> Vec<f64> {
-    let sel = format!("{stream}");
-    let args = [
-        "-v",
-        "error",
-        "-select_streams",
-        &sel,
-        "-show_entries",
-        "packet=pts_time",
-        "-of",
-        "csv=p=0",
-        path.to_str().unwrap(),
-    ];
-    let (stdout, stderr, ok) = run("ffprobe", &args);
-    assert!(ok, "ffprobe packets: {stderr}");
-    stdout
-        .lines()
-        .filter_map(|l| l.trim().trim_end_matches(',').parse().ok())
-        .collect()
-}
-
 /// Generates a VP8 IVF of testsrc2 at the given size with ffmpeg.
 pub fn generate_vp8(name: &str, width: u32, height: u32, seconds: u32) -> Ivf {
-    let path = scratch(name);
-    let size = format!("testsrc2=size={width}x{height}:rate=30");
-    let t = seconds.to_string();
-    let args = [
-        "-nostdin",
-        "-v",
-        "error",
-        "-y",
-        "-f",
-        "lavfi",
-        "-i",
-        &size,
-        "-t",
-        &t,
-        "-c:v",
-        "libvpx",
-        "-deadline",
-        "realtime",
-        "-g",
-        "30",
-        "-b:v",
-        "300k",
-        "-f",
-        "ivf",
-        path.to_str().unwrap(),
-    ];
-    let (_, stderr, ok) = run("ffmpeg", &args);
-    assert!(ok, "ffmpeg vp8: {stderr}");
+    let path = scratch_path!(name);
+    ffmpeg::vp8_test_pattern(&path, width, height, seconds);
     read_ivf(&path)
 }

@@ -1,16 +1,25 @@
-//! Shared helpers for the codec and TS tests: fixtures, ffmpeg-generated media, ffprobe.
+//! Shared helpers for the codec and TS tests: fixtures, track specs, a muxer driver. The files
+//! are checked with `roomrec_test_support` (ffprobe, ffmpeg, its TS reader).
 #![allow(dead_code)]
 
+#[path = "../common/tracks.rs"]
+mod tracks;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use roomrec_core::media::source::{read_h264_annexb, EncodedFrame};
 use roomrec_core::media::{Codec, TrackSpec};
+#[allow(unused_imports)] // like dead_code above: not every test target uses it
+pub use tracks::opus_spec;
+
+pub fn fixture_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
 
 pub fn fixture(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(name);
+    let path = fixture_path(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -26,107 +35,9 @@ pub fn h264_spec() -> TrackSpec {
     }
 }
 
-/// Stereo 48 kHz Opus, as WebRTC sends it.
-pub fn opus_spec() -> TrackSpec {
-    TrackSpec {
-        codec: Codec::Opus,
-        width: 0,
-        height: 0,
-        channels: 2,
-        sample_rate: 48000,
-        codec_private: None,
-    }
-}
-
 /// The 320x240 30 fps H.264 fixture, one frame per access unit.
 pub fn h264_frames() -> Vec<EncodedFrame> {
     read_h264_annexb(&fixture("h264-320x240-30fps.h264"), 30)
-}
-
-/// A fresh path in cargo's per-target temp dir.
-pub fn tmp_path(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("roomrec-ts-tests");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    let _ = std::fs::remove_file(&path);
-    path
-}
-
-/// Runs `ffmpeg -v error -y ARGS OUT` and returns the bytes of OUT.
-pub fn ffmpeg_generate(args: &str, out_name: &str) -> Vec<u8> {
-    let out = tmp_path(out_name);
-    let status = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y"])
-        .args(args.split_whitespace())
-        .arg(&out)
-        .status()
-        .expect("ffmpeg runs");
-    assert!(status.success(), "ffmpeg {args} failed");
-    std::fs::read(&out).unwrap()
-}
-
-pub fn ffprobe(path: &Path) -> serde_json::Value {
-    let out = Command::new("ffprobe")
-        .args(["-v", "error", "-count_frames", "-show_entries"])
-        .arg("stream=codec_name,nb_read_frames,width,height,channels,duration:format=duration")
-        .args(["-of", "json"])
-        .arg(path)
-        .output()
-        .expect("ffprobe runs");
-    assert!(
-        out.status.success(),
-        "ffprobe failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// Stream entry of `codec` in ffprobe output.
-pub fn stream<'a>(probe: &'a serde_json::Value, codec: &str) -> &'a serde_json::Value {
-    probe["streams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["codec_name"] == codec)
-        .unwrap_or_else(|| panic!("no {codec} stream in {probe}"))
-}
-
-pub fn num(v: &serde_json::Value) -> f64 {
-    v.as_str()
-        .and_then(|s| s.parse().ok())
-        .or_else(|| v.as_f64())
-        .unwrap_or_else(|| panic!("not a number: {v}"))
-}
-
-/// stderr of a full decode (`ffmpeg -v error -i FILE -f null -`); empty means a clean decode.
-pub fn decode_errors(path: &Path) -> String {
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-i"])
-        .arg(path)
-        .args(["-f", "null", "-"])
-        .output()
-        .expect("ffmpeg runs");
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Keyframe flags per packet as ffprobe sees them.
-pub fn ffprobe_keyframes(path: &Path) -> Vec<bool> {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "packet=flags",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(path)
-        .output()
-        .expect("ffprobe runs");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.contains('K'))
-        .collect()
 }
 
 /// One input to a muxer in a test timeline.
@@ -197,4 +108,3 @@ pub fn run_muxer(
     assert!(patches.is_empty());
     (out, ends)
 }
-pub mod tsparse;

@@ -1,9 +1,10 @@
-//! Media checks with ffmpeg/ffprobe beyond `roomrec_tests::probe`: a decode check that tells
-//! variable frame rate from damage, packet times, decoded frame sizes.
+//! Media checks for Chromium's files on top of `roomrec_test_support`: a decode check that tells
+//! variable frame rate from damage, and the sequence of decoded frame sizes.
 
 use std::path::Path;
 
-use roomrec_tests::probe::decode_errors;
+use roomrec_test_support::ffmpeg::{decode_errors, decode_errors_with};
+use roomrec_test_support::ffprobe;
 
 /// `ffmpeg -v error -i F -f null -` must print nothing, with one exception that is not the
 /// file's fault: Chromium's frames come at uneven intervals (capture time stamps, e.g. 100/50/50 ms
@@ -21,11 +22,11 @@ pub fn decode_check(file: &Path, has_video: bool) -> Result<Option<String>, Stri
     if !has_video || !literal.lines().all(collision) {
         return Err(literal);
     }
-    let pts = packet_times(file, "v");
+    let pts = ffprobe::packet_times(file, "v");
     if let Some(w) = pts.windows(2).find(|w| w[1] <= w[0]) {
         return Err(format!("{literal} (video pts {} then {})", w[0], w[1]));
     }
-    let own_base = ffmpeg_stderr(&["-enc_time_base", "-1"], file);
+    let own_base = decode_errors_with(file, &[], &["-enc_time_base", "-1"]);
     if !own_base.is_empty() {
         return Err(format!(
             "{literal}\nand in the file's time base: {own_base}"
@@ -42,66 +43,9 @@ pub fn decode_check(file: &Path, has_video: bool) -> Result<Option<String>, Stri
     )))
 }
 
-/// `ffmpeg -v error -i FILE <extra> -f null -` stderr.
-pub fn ffmpeg_stderr(extra: &[&str], file: &Path) -> String {
-    std::process::Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-i"])
-        .arg(file)
-        .args(extra)
-        .args(["-f", "null", "-"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
-        .unwrap_or_else(|e| e.to_string())
-}
-
-/// Packet presentation times (s) of the first stream of `kind` (v, a), in file order.
-pub fn packet_times(file: &Path, kind: &str) -> Vec<f64> {
-    let out = std::process::Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            kind,
-            "-show_entries",
-            "packet=pts_time",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(file)
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
-    out.lines()
-        .filter_map(|l| l.trim().trim_end_matches(',').parse().ok())
-        .collect()
-}
-
 /// Sizes of the decoded video frames, consecutive repeats collapsed.
 pub fn frame_sizes(file: &Path) -> Vec<(u64, u64)> {
-    let out = std::process::Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v",
-            "-show_entries",
-            "frame=width,height",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(file)
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
-    let mut sizes: Vec<(u64, u64)> = Vec::new();
-    for line in out.lines() {
-        let mut parts = line
-            .split(',')
-            .map(|p| p.trim().parse::<u64>().unwrap_or(0));
-        let size = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-        if sizes.last() != Some(&size) {
-            sizes.push(size);
-        }
-    }
+    let mut sizes = ffprobe::frame_sizes(file);
+    sizes.dedup();
     sizes
 }

@@ -9,7 +9,9 @@ use roomrec_core::media::ts::TsMuxer;
 use roomrec_core::media::webm::{WebmConfig, WebmMuxer};
 use roomrec_core::media::{Codec, Muxer, Patch, TrackSpec};
 
-use super::{ts_check, webm_check, Bytes};
+use roomrec_test_support::{ts, webm};
+
+use super::Bytes;
 
 /// One frame as decoded from the fuzz input.
 struct Op<'a> {
@@ -52,7 +54,8 @@ fn ops<'a>(b: &mut Bytes<'a>) -> Vec<Op<'a>> {
     ops
 }
 
-fn spec(codec: Codec, channels: u8) -> TrackSpec {
+/// A track of `codec` without a video size, 48 kHz with `channels` if it is audio.
+pub(super) fn spec(codec: Codec, channels: u8) -> TrackSpec {
     TrackSpec {
         codec,
         width: 0,
@@ -111,7 +114,7 @@ pub fn muxer_ts(data: &[u8]) {
     let patches = mux.finish(&mut out);
     assert!(patches.is_empty(), "TS needs no patches");
 
-    let ts = ts_check::check(&out).unwrap_or_else(|e| panic!("TS output does not parse: {e}"));
+    let ts = ts::check(&out).unwrap_or_else(|e| panic!("TS output does not parse: {e}"));
     let mut expected = BTreeMap::new();
     if video.is_some() {
         expected.insert(0x100, 0x1B);
@@ -274,14 +277,12 @@ pub fn muxer_webm(data: &[u8]) {
             .push((payload.to_vec(), key));
     }
     // As the file is before finish (what a crash leaves).
-    let cut =
-        webm_check::parse(&out).unwrap_or_else(|e| panic!("unfinished WebM does not parse: {e}"));
+    let cut = webm::parse(&out).unwrap_or_else(|e| panic!("unfinished WebM does not parse: {e}"));
     check_blocks(&cut, &out, &expected);
 
     let patches = mux.finish(&mut out);
     apply(&mut out, &patches, header_len);
-    let done =
-        webm_check::parse(&out).unwrap_or_else(|e| panic!("finished WebM does not parse: {e}"));
+    let done = webm::parse(&out).unwrap_or_else(|e| panic!("finished WebM does not parse: {e}"));
     check_blocks(&done, &out, &expected);
     assert_eq!(
         done.segment_known_size,
@@ -293,7 +294,8 @@ pub fn muxer_webm(data: &[u8]) {
         ids.contains(&0x1549_A966) && ids.contains(&0x1654_AE6B),
         "SeekHead lists Info and Tracks: {ids:x?}"
     );
-    if let (Some(duration), Some(last)) = (done.duration, done.blocks().map(|b| b.time_ms).max()) {
+    if let (Some(duration), Some(last)) = (done.duration_ms, done.blocks().map(|b| b.time_ms).max())
+    {
         assert!(
             duration >= last as f64,
             "Duration {duration} before the last block at {last}"
@@ -330,7 +332,7 @@ fn apply(out: &mut [u8], patches: &[Patch], header_len: usize) {
 /// Blocks appear in the order written with the same bytes, strictly increasing time per track,
 /// never before 0, and video keyframe flags as given.
 fn check_blocks(
-    p: &webm_check::WebmSummary,
+    p: &webm::WebmSummary,
     file: &[u8],
     expected: &BTreeMap<u64, Vec<(Vec<u8>, bool)>>,
 ) {

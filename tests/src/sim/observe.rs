@@ -158,6 +158,14 @@ impl Observer {
         self.sessions.iter().filter(|s| s.ended.is_none())
     }
 
+    /// Keys of the live connections for `stream`, but for `except`: property (c) wants none.
+    fn live_for_stream(&self, stream: &str, except: Option<&SessionKey>) -> Vec<String> {
+        self.live()
+            .filter(|s| s.stream == stream && Some(&s.key) != except)
+            .map(|s| s.key.to_string())
+            .collect()
+    }
+
     fn live_session(&self, key: &SessionKey) -> Option<usize> {
         self.sessions
             .iter()
@@ -339,11 +347,7 @@ impl Observer {
         addr: SocketAddr,
     ) {
         // Property (c): never two live connections for one stream.
-        let others: Vec<String> = self
-            .live()
-            .filter(|s| s.stream == stream)
-            .map(|s| s.key.to_string())
-            .collect();
+        let others = self.live_for_stream(stream, None);
         if !others.is_empty() {
             self.violation(
                 'c',
@@ -394,11 +398,7 @@ impl Observer {
         );
         self.record(now, line);
         // Property (c) again, where it matters: frames only from the one live connection.
-        let others: Vec<String> = self
-            .live()
-            .filter(|s| s.stream == stream && s.key != *key)
-            .map(|s| s.key.to_string())
-            .collect();
+        let others = self.live_for_stream(stream, Some(key));
         if !others.is_empty() {
             self.violation(
                 'c',
