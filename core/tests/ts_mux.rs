@@ -103,7 +103,11 @@ fn h264_and_opus_interleaved() {
     let (video, audio) = (h264_frames(), opus_frames());
     let mut events = frame_events(0, 90_000, 0, &video);
     events.extend(frame_events(1, 48_000, 0, &audio));
-    let (path, _, _) = mux_to_file("h264-opus.ts", &[h264_spec(), opus_spec()], events);
+    let (path, _, _) = mux_to_file(
+        "h264-opus.ts",
+        &[h264_spec(), TrackSpec::webrtc_opus()],
+        events,
+    );
     let probe = ffprobe::probe(&path);
     let v = probe.codec("h264");
     assert_eq!((v.width, v.height), (Some(320), Some(240)));
@@ -126,7 +130,7 @@ fn opus_alone() {
     let audio = opus_frames();
     let (path, bytes, _) = mux_to_file(
         "opus.ts",
-        &[opus_spec()],
+        &[TrackSpec::webrtc_opus()],
         frame_events(0, 48_000, 0, &audio),
     );
     let probe = ffprobe::probe(&path);
@@ -156,7 +160,7 @@ fn opus_mono() {
     let audio = read_ogg_opus(&ogg).unwrap();
     let spec = TrackSpec {
         channels: 1,
-        ..opus_spec()
+        ..TrackSpec::webrtc_opus()
     };
     let (path, _, _) = mux_to_file("mono.ts", &[spec], frame_events(0, 48_000, 0, &audio));
     let probe = ffprobe::probe(&path);
@@ -241,7 +245,11 @@ fn pts_offset_and_pcr_lead() {
     let (video, audio) = (h264_frames(), opus_frames());
     let mut events = frame_events(0, 90_000, 0, &video);
     events.extend(frame_events(1, 48_000, 0, &audio));
-    let (_, bytes, _) = mux_to_file("timing.ts", &[h264_spec(), opus_spec()], events);
+    let (_, bytes, _) = mux_to_file(
+        "timing.ts",
+        &[h264_spec(), TrackSpec::webrtc_opus()],
+        events,
+    );
     let pkts = ts::packets(&bytes).unwrap();
     let video_pts: Vec<u64> = pkts
         .iter()

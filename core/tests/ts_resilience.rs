@@ -90,7 +90,7 @@ fn muted_camera_keeps_pcr_flowing() {
     events.extend((0..14).map(|i| Event::Tick {
         now_ns: i * SEC / 2,
     }));
-    let (bytes, _) = mux(&[h264_spec(), opus_spec()], events);
+    let (bytes, _) = mux(&[h264_spec(), TrackSpec::webrtc_opus()], events);
     let path = write("muted-camera.ts", &bytes);
     let errors = decode_errors(&path);
     assert!(errors.is_empty(), "{errors}");
@@ -165,7 +165,7 @@ fn truncated_file_decodes_up_to_the_cut() {
             Event::Tick { .. } => unreachable!(),
         })
         .collect();
-    let (bytes, ends) = mux(&[h264_spec(), opus_spec()], events);
+    let (bytes, ends) = mux(&[h264_spec(), TrackSpec::webrtc_opus()], events);
     let full = write("uncut.ts", &bytes);
     let (full_v, full_a) = (
         ffmpeg::frame_md5s(&full, "v"),

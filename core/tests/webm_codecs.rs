@@ -43,7 +43,7 @@ fn check_codec(ivf_name: &str, codec_name: &str) {
         }
         if layout.audio {
             inputs.extend(audio_inputs(specs.len(), &packets, 0, packets.len()));
-            specs.push(opus_spec());
+            specs.push(TrackSpec::webrtc_opus());
         }
         // Audio arrives 20 ms behind video, as it does from RTP.
         let audio_track = layout.video.then_some((1, 20_000_000));

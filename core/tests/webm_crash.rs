@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use roomrec_core::media::webm::WebmConfig;
+use roomrec_core::media::TrackSpec;
 use roomrec_test_support::{ffmpeg, ffprobe};
 
 /// ffmpeg's only complaint about a cut file is the truncated element at its end.
@@ -19,7 +20,7 @@ fn check_cuts(ivf_name: &str, tag: &str) {
     inputs.extend(audio_inputs(1, &packets, 0, packets.len()));
     let inputs = interleave(inputs, Some((1, 20_000_000)));
     let muxed = mux(
-        &[video_spec(&ivf), opus_spec()],
+        &[video_spec(&ivf), TrackSpec::webrtc_opus()],
         &inputs,
         WebmConfig::default(),
     );

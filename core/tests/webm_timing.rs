@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use roomrec_core::media::webm::{WebmConfig, WebmMuxer};
-use roomrec_core::media::Muxer;
+use roomrec_core::media::{Muxer, TrackSpec};
 use roomrec_test_support::{ffmpeg, ffprobe, mkvtoolnix, webm};
 
 fn assert_clean(path: &std::path::Path) {
@@ -38,7 +38,7 @@ fn muted_camera_keeps_audio_flowing() {
     inputs.extend(audio_inputs(1, &packets, 0, 400));
     let inputs = interleave(inputs, Some((1, 20_000_000)));
     let muxed = mux(
-        &[video_spec(&ivf), opus_spec()],
+        &[video_spec(&ivf), TrackSpec::webrtc_opus()],
         &inputs,
         WebmConfig::default(),
     );
@@ -112,7 +112,7 @@ fn late_and_repeated_timestamps_decode_in_place() {
     // Audio reaches the muxer 150 ms behind video: blocks before their cluster's timecode.
     let inputs = interleave(inputs, Some((1, 150_000_000)));
     let muxed = mux(
-        &[video_spec(&ivf), opus_spec()],
+        &[video_spec(&ivf), TrackSpec::webrtc_opus()],
         &inputs,
         WebmConfig::default(),
     );
@@ -158,7 +158,7 @@ fn resolution_change_decodes_cleanly() {
     inputs.extend(audio_inputs(1, &packets, 0, 200));
     let inputs = interleave(inputs, Some((1, 20_000_000)));
     let muxed = mux(
-        &[video_spec(&small), opus_spec()],
+        &[video_spec(&small), TrackSpec::webrtc_opus()],
         &inputs,
         WebmConfig::default(),
     );

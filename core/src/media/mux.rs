@@ -16,6 +16,20 @@ pub struct TrackSpec {
     pub codec_private: Option<Vec<u8>>,
 }
 
+impl TrackSpec {
+    /// Opus as WebRTC sends it: stereo, 48 kHz.
+    pub fn webrtc_opus() -> TrackSpec {
+        TrackSpec {
+            codec: Codec::Opus,
+            width: 0,
+            height: 0,
+            channels: 2,
+            sample_rate: 48_000,
+            codec_private: None,
+        }
+    }
+}
+
 /// Bytes to overwrite at an absolute file offset after everything was written (Duration, sizes).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Patch {

@@ -3,15 +3,11 @@
 //! `roomrec_test_support` (ffprobe, ffmpeg, mkvtoolnix, its strict WebM reader).
 #![allow(dead_code)]
 
-mod tracks;
-
 use std::path::{Path, PathBuf};
 
 use roomrec_core::media::webm::{WebmConfig, WebmMuxer};
 use roomrec_core::media::{Codec, Muxer, Patch, TrackSpec};
 use roomrec_test_support::{ffmpeg, scratch_path};
-#[allow(unused_imports)] // like dead_code above: not every test target uses it
-pub use tracks::opus_spec;
 
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,16 +1,11 @@
-//! Shared helpers for the codec and TS tests: fixtures, track specs, a muxer driver. The files
+//! Shared helpers for the codec and TS tests: fixtures, the H.264 track spec, a muxer driver. The files
 //! are checked with `roomrec_test_support` (ffprobe, ffmpeg, its TS reader).
 #![allow(dead_code)]
-
-#[path = "../common/tracks.rs"]
-mod tracks;
 
 use std::path::{Path, PathBuf};
 
 use roomrec_core::media::source::{read_h264_annexb, EncodedFrame};
 use roomrec_core::media::{Codec, TrackSpec};
-#[allow(unused_imports)] // like dead_code above: not every test target uses it
-pub use tracks::opus_spec;
 
 pub fn fixture_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

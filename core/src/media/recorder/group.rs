@@ -9,7 +9,6 @@ use super::clock::{self, ClockMode, SR_CONSISTENCY};
 use super::factory::{Container, FileMeta};
 use super::file::{FileSetup, FileTrack, RecFile};
 use super::{manifest, naming, system_time, FileId, RecorderOutput, StreamRecorder};
-use crate::media::frame::Codec;
 use crate::media::mux::TrackSpec;
 
 /// How long audio waits for a first video keyframe before an audio-only file opens.
@@ -228,14 +227,7 @@ impl StreamRecorder {
         }
         if let Some(a) = audio {
             let t = &self.tracks[a];
-            specs.push(TrackSpec {
-                codec: Codec::Opus,
-                width: 0,
-                height: 0,
-                channels: 2,
-                sample_rate: 48_000,
-                codec_private: None,
-            });
+            specs.push(TrackSpec::webrtc_opus());
             tracks.push(FileTrack::new(
                 a,
                 t.codec,

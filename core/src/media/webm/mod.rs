@@ -352,21 +352,10 @@ fn opus_packet_ms(packet: &[u8]) -> Option<u64> {
 mod tests {
     use super::*;
 
-    fn opus() -> TrackSpec {
-        TrackSpec {
-            codec: Codec::Opus,
-            width: 0,
-            height: 0,
-            channels: 2,
-            sample_rate: 48_000,
-            codec_private: None,
-        }
-    }
-
     #[test]
     fn bad_calls_write_nothing_and_never_panic() {
         let mut out = Vec::new();
-        let mut muxer = WebmMuxer::new(&[opus()], &mut out);
+        let mut muxer = WebmMuxer::new(&[TrackSpec::webrtc_opus()], &mut out);
         let header = out.len();
         muxer.write_frame(1, 0, true, &[0xFC], &mut out); // no such track
         muxer.write_frame(0, 0, true, &[], &mut out); // empty frame
@@ -390,8 +379,8 @@ mod tests {
         // depend on them.
         let mut a = Vec::new();
         let mut b = vec![0xAA; 7];
-        let mut ma = WebmMuxer::new(&[opus()], &mut a);
-        let mut mb = WebmMuxer::new(&[opus()], &mut b);
+        let mut ma = WebmMuxer::new(&[TrackSpec::webrtc_opus()], &mut a);
+        let mut mb = WebmMuxer::new(&[TrackSpec::webrtc_opus()], &mut b);
         for i in 0..10 {
             ma.write_frame(0, i * 20_000_000, true, &[0xFC, 1, 2], &mut a);
             mb.write_frame(0, i * 20_000_000, true, &[0xFC, 1, 2], &mut b);
