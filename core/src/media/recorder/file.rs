@@ -2,11 +2,11 @@
 //! write/flush/tick cadence and the facts the manifest reports.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::clock::{ClockMode, Mapping};
 use super::factory::{Container, MuxerFactory};
+use super::group::Held;
 use super::interleave::{Interleaver, Queued, HOLD};
 use super::{FileId, RecorderOutput};
 use crate::media::frame::{Codec, TrackKind};
@@ -137,19 +137,11 @@ impl RecFile {
     }
 
     /// Places one frame on the file timeline and queues it. False: it lies before the file start.
-    pub fn push(
-        &mut self,
-        pos: usize,
-        rtp: u64,
-        arrival_ns: i128,
-        keyframe: bool,
-        data: Arc<[u8]>,
-        now: Instant,
-    ) -> bool {
+    pub fn push(&mut self, pos: usize, frame: &Held, now: Instant) -> bool {
         let Some(track) = self.setup.tracks.get_mut(pos) else {
             return false;
         };
-        let raw = track.mapping.map(rtp, arrival_ns) - self.setup.t0;
+        let raw = track.mapping.map(frame.rtp, frame.arrival_ns) - self.setup.t0;
         let pts = match track.last_pts {
             // The timeline starts at the earliest frame that belongs in the file; anything before
             // it would overlap what follows (decoders then emit non-monotonic timestamps).
@@ -177,8 +169,8 @@ impl RecFile {
         self.il.push(Queued {
             track: pos,
             pts,
-            keyframe,
-            data,
+            keyframe: frame.keyframe,
+            data: frame.data.clone(),
             at: now,
         });
         true

@@ -96,14 +96,7 @@ impl StreamRecorder {
                 return;
             }
             if let Some(pos) = pos {
-                file.push(
-                    pos,
-                    held.rtp,
-                    held.arrival_ns,
-                    held.keyframe,
-                    held.data,
-                    now,
-                );
+                file.push(pos, &held, now);
             }
             if audio_missing && self.tracks[ti].gate.want(now) {
                 self.out.push_back(RecorderOutput::RequestKeyframe {
@@ -130,14 +123,7 @@ impl StreamRecorder {
             return;
         };
         if let Some(pos) = file.position_of(ti) {
-            file.push(
-                pos,
-                held.rtp,
-                held.arrival_ns,
-                held.keyframe,
-                held.data,
-                now,
-            );
+            file.push(pos, &held, now);
         } else if let Some(v) = group.video {
             // Video-only file: the next keyframe starts a file with this audio.
             if self.tracks[v].gate.want(now) {
@@ -295,13 +281,13 @@ impl StreamRecorder {
         };
         let mut file = RecFile::new(setup, muxer, header, now);
         for h in &pending {
-            file.push(0, h.rtp, h.arrival_ns, h.keyframe, h.data.clone(), now);
+            file.push(0, h, now);
         }
         if let Some(pos) = audio.and_then(|a| file.position_of(a)) {
             // Earlier held audio stays out entirely (not even mapped: mapping has state).
             for &(_, i) in held_audio.iter().filter(|(t, _)| *t >= t0) {
                 let h = &self.groups[g].ring[i];
-                file.push(pos, h.rtp, h.arrival_ns, h.keyframe, h.data.clone(), now);
+                file.push(pos, h, now);
             }
         }
         tracing::debug!(file = id.0, ?container, clock = mode.name(), "file set up");
