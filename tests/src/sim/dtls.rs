@@ -13,17 +13,14 @@ use str0m::crypto::dtls::{
 };
 use str0m::crypto::{CryptoError, CryptoProvider};
 
-/// Installs the seeded provider as str0m's process default (first call wins; later calls and
-/// other installers are no-ops, so call it before the first `Rtc` is built).
+/// Installs the seeded provider as str0m's process default. str0m keeps the first default
+/// installed and ignores later ones, so this must run before the first `Rtc` is built.
 pub fn install() {
-    static INSTALLED: OnceLock<()> = OnceLock::new();
-    INSTALLED.get_or_init(|| {
-        CryptoProvider {
-            dtls_provider: &SeededDtls,
-            ..str0m_aws_lc_rs::default_provider()
-        }
-        .install_process_default();
-    });
+    CryptoProvider {
+        dtls_provider: &SeededDtls,
+        ..str0m_aws_lc_rs::default_provider()
+    }
+    .install_process_default();
 }
 
 #[derive(Debug)]
