@@ -1,12 +1,25 @@
 //! The room: one signaling connection, the members we know, and which connections exist.
 //!
 //! The room decides *what* to do with signaling (join, play, route candidates, replace or end
-//! connections); each connection is a [`crate::session::Session`] that the caller creates when the
-//! room emits [`RoomOutput::StartSession`] and whose reports it feeds back.
+//! connections). Each connection is a [`Connection`](crate::connection::Connection) that the
+//! caller builds from [`RoomOutput::StartConnection`] and whose reports it feeds back, tagged
+//! with the [`ConnectionHandle`] the room gave it.
+//!
+//! # Call contract
+//!
+//! After [`Room::new`] and after every [`Room::handle_input`], call [`Room::poll_output`] until it
+//! returns `None`, carrying out each output in order; then wait for [`Room::poll_timeout`] (or
+//! the next input) and pass `RoomInput::Timeout` when it is due. Reports from connections go in
+//! as `RoomInput::FromConnection`; a report whose handle the room no longer knows (a replaced
+//! connection's late word) is ignored, so the caller needs no bookkeeping of its own.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
+use crate::connection::{
+    ConnectionCommand, ConnectionHandle, ConnectionReport, ConnectionSettings, ConnectionStart,
+    SessionKey,
+};
 use crate::signaling::message::{self, CodecContext};
 use crate::signaling::{Dialect, IceCandidate, Incoming, Member, Outgoing, Password, RoomSecrets};
 
@@ -25,76 +38,49 @@ pub struct RoomConfig {
     pub dialect: Dialect,
     /// Only record these stream ids (without password suffix); None = all.
     pub record_streams: Option<Vec<String>>,
-    /// Seeds our peer id and the IVs of encrypted messages.
+    /// Seeds our peer id, the IVs of encrypted messages and each connection's seed.
     pub seed: u64,
+    /// How every connection records.
+    pub connection: ConnectionSettings,
 }
 
-/// A connection is identified by the publisher's peer id and its `session`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SessionKey {
-    pub peer: String,
-    pub session: String,
-}
-
-impl std::fmt::Display for SessionKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.peer, self.session)
-    }
-}
-
-/// What the room needs to create a session.
-#[derive(Clone, Debug)]
-pub struct SessionStart {
-    pub key: SessionKey,
-    /// Stream id without the password suffix (for filters and file names); may be hostile text.
-    pub stream_id: String,
-    pub offer_sdp: String,
-    /// The offer came encrypted: encrypt what we send back.
-    pub encrypted: bool,
-}
-
-/// Commands from the room to one session.
-#[derive(Clone, Debug, PartialEq)]
-pub enum SessionCommand {
-    RemoteCandidates(Vec<IceCandidate>),
-    /// End the connection (peer left, replaced by a newer session, or shutdown).
-    Close,
-}
-
-/// What a session tells the room.
-#[derive(Clone, Debug, PartialEq)]
-pub enum SessionReport {
-    /// Our answer to the offer that started the session (sent over the WebSocket).
-    Answer { sdp: String },
-    /// The connection ended; the room may ask for the stream again.
-    Closed { reason: String },
-}
-
+/// Input to [`Room::handle_input`].
 #[derive(Clone, Debug)]
 pub enum RoomInput {
     /// The signaling socket is (again) connected.
     SignalingUp,
+    /// The signaling socket is gone (it reconnects by itself).
     SignalingDown,
+    /// A text message from the signaling server.
     SignalingText(String),
-    FromSession(SessionKey, SessionReport),
-    /// Orderly shutdown: close every session.
+    /// A connection's report, tagged with its handle.
+    FromConnection(ConnectionHandle, ConnectionReport),
+    /// The time from `poll_timeout` has come (early calls are harmless).
+    Timeout,
+    /// Orderly shutdown: close every connection.
     Shutdown,
 }
 
+/// Output of [`Room::poll_output`].
 #[derive(Clone, Debug)]
 pub enum RoomOutput {
+    /// Send this text on the signaling socket (dropped while it is down).
     SendSignaling(String),
-    StartSession(SessionStart),
-    ToSession(SessionKey, SessionCommand),
+    /// Build a [`Connection`](crate::connection::Connection) from this.
+    StartConnection(ConnectionStart),
+    /// Pass to the connection with this handle, if it still exists.
+    ToConnection(ConnectionHandle, ConnectionCommand),
 }
 
 /// One live connection as the room sees it.
 #[derive(Clone, Debug)]
-struct Connection {
+struct Live {
+    handle: ConnectionHandle,
     stream_id: String,
     encrypted: bool,
 }
 
+/// The room state machine; see the module docs for the call contract.
 pub struct Room {
     config: RoomConfig,
     secrets: RoomSecrets,
@@ -104,7 +90,8 @@ pub struct Room {
     shutting_down: bool,
     /// Peer id -> wire stream id (None: member that does not publish).
     members: BTreeMap<String, Option<String>>,
-    connections: BTreeMap<SessionKey, Connection>,
+    connections: BTreeMap<SessionKey, Live>,
+    next_handle: u64,
     /// Recently ended connections: a late duplicate of their offer must not start them again.
     ended: VecDeque<SessionKey>,
     early_candidates: CandidateQueue,
@@ -113,6 +100,7 @@ pub struct Room {
 }
 
 impl Room {
+    /// A room that is not joined yet: it joins on `RoomInput::SignalingUp`.
     pub fn new(config: RoomConfig, now: Instant) -> Room {
         let secrets = RoomSecrets::new(&config.room, &config.password, &config.salt);
         let mut rng = fastrand::Rng::with_seed(config.seed);
@@ -132,6 +120,7 @@ impl Room {
             shutting_down: false,
             members: BTreeMap::new(),
             connections: BTreeMap::new(),
+            next_handle: 0,
             ended: VecDeque::new(),
             early_candidates: CandidateQueue::new(now),
             plays: Plays::default(),
@@ -139,6 +128,7 @@ impl Room {
         }
     }
 
+    /// Feeds one input; then drain `poll_output`.
     pub fn handle_input(&mut self, now: Instant, input: RoomInput) {
         match input {
             RoomInput::SignalingUp => {
@@ -159,7 +149,8 @@ impl Room {
             }
             RoomInput::SignalingDown => self.signaling_up = false,
             RoomInput::SignalingText(text) => self.handle_signaling(now, &text),
-            RoomInput::FromSession(key, report) => self.handle_report(now, key, report),
+            RoomInput::FromConnection(handle, report) => self.handle_report(now, handle, report),
+            RoomInput::Timeout => self.handle_timeout(now),
             RoomInput::Shutdown => {
                 self.shutting_down = true;
                 let keys: Vec<SessionKey> = self.connections.keys().cloned().collect();
@@ -171,7 +162,7 @@ impl Room {
         }
     }
 
-    pub fn handle_timeout(&mut self, now: Instant) {
+    fn handle_timeout(&mut self, now: Instant) {
         self.early_candidates.expire(now);
         if self.shutting_down || !self.signaling_up {
             return;
@@ -185,11 +176,12 @@ impl Room {
         }
     }
 
+    /// The next output, or `None` when drained.
     pub fn poll_output(&mut self) -> Option<RoomOutput> {
         self.out.pop_front()
     }
 
-    /// When `handle_timeout` wants to be called next, if at all.
+    /// When to pass `RoomInput::Timeout` next, if at all.
     pub fn poll_timeout(&self) -> Option<Instant> {
         // Plays wait for signaling; reporting them while it is down would busy-loop the caller.
         let plays = if self.signaling_up && !self.shutting_down {
@@ -208,6 +200,7 @@ impl Room {
         &self.ctx.own_id
     }
 
+    /// Hashes and the cipher derived from room name, password and salt (derived once).
     pub fn secrets(&self) -> &RoomSecrets {
         &self.secrets
     }
@@ -379,25 +372,33 @@ impl Room {
             .entry(key.peer.clone())
             .or_insert_with(|| Some(wire_stream.clone()));
         self.plays.remove(&wire_stream);
+        let handle = ConnectionHandle(self.next_handle);
+        self.next_handle += 1;
         self.connections.insert(
             key.clone(),
-            Connection {
+            Live {
+                handle,
                 stream_id: stream_id.clone(),
                 encrypted,
             },
         );
-        tracing::info!(session = %key, stream = %stream_id, "offer received");
-        self.out.push_back(RoomOutput::StartSession(SessionStart {
-            key: key.clone(),
-            stream_id,
-            offer_sdp: sdp,
-            encrypted,
-        }));
+        tracing::info!(session = %key, stream = %stream_id, %handle, "offer received");
+        self.out
+            .push_back(RoomOutput::StartConnection(ConnectionStart {
+                handle,
+                key: key.clone(),
+                stream_id,
+                offer_sdp: sdp,
+                cipher: self.secrets.cipher.clone(),
+                first_file_id: handle.0.saturating_mul(FILE_IDS_PER_CONNECTION),
+                seed: self.rng.u64(..),
+                settings: self.config.connection.clone(),
+            }));
         let early = self.early_candidates.take(&key, now);
         if !early.is_empty() {
-            self.out.push_back(RoomOutput::ToSession(
-                key,
-                SessionCommand::RemoteCandidates(early),
+            self.out.push_back(RoomOutput::ToConnection(
+                handle,
+                ConnectionCommand::RemoteCandidates(early),
             ));
         }
     }
@@ -420,10 +421,10 @@ impl Room {
                 }
             },
         };
-        if self.connections.contains_key(&key) {
-            self.out.push_back(RoomOutput::ToSession(
-                key,
-                SessionCommand::RemoteCandidates(candidates),
+        if let Some(live) = self.connections.get(&key) {
+            self.out.push_back(RoomOutput::ToConnection(
+                live.handle,
+                ConnectionCommand::RemoteCandidates(candidates),
             ));
         } else {
             self.early_candidates.push(now, key, candidates);
@@ -445,14 +446,19 @@ impl Room {
         }
     }
 
-    fn handle_report(&mut self, now: Instant, key: SessionKey, report: SessionReport) {
+    fn handle_report(&mut self, now: Instant, handle: ConnectionHandle, report: ConnectionReport) {
+        let Some(key) = self
+            .connections
+            .iter()
+            .find(|(_, live)| live.handle == handle)
+            .map(|(key, _)| key.clone())
+        else {
+            tracing::debug!(%handle, "report from a connection that is gone dropped");
+            return;
+        };
         match report {
-            SessionReport::Answer { sdp } => {
-                let Some(conn) = self.connections.get(&key) else {
-                    tracing::debug!(session = %key, "answer for a connection that is gone dropped");
-                    return;
-                };
-                let encrypt = conn.encrypted;
+            ConnectionReport::Answer { sdp } => {
+                let encrypt = self.connections[&key].encrypted;
                 self.send(&Outgoing::Answer {
                     peer: &key.peer,
                     session: &key.session,
@@ -460,12 +466,12 @@ impl Room {
                     encrypt,
                 });
             }
-            SessionReport::Closed { reason } => {
-                let Some(conn) = self.connections.remove(&key) else {
+            ConnectionReport::Closed(reason) => {
+                let Some(live) = self.connections.remove(&key) else {
                     return;
                 };
                 self.remember_ended(key.clone());
-                tracing::info!(session = %key, stream = %conn.stream_id, "connection ended: {reason}");
+                tracing::info!(session = %key, stream = %live.stream_id, "connection ended: {reason}");
                 // The publisher is still here: ask again after a pause (it may also offer by itself).
                 if let Some(Some(stream)) = self.members.get(&key.peer).cloned() {
                     if self.wants_play(&stream) {
@@ -477,10 +483,12 @@ impl Room {
     }
 
     fn close_connection(&mut self, key: &SessionKey) {
-        if self.connections.remove(key).is_some() {
+        if let Some(live) = self.connections.remove(key) {
             self.remember_ended(key.clone());
-            self.out
-                .push_back(RoomOutput::ToSession(key.clone(), SessionCommand::Close));
+            self.out.push_back(RoomOutput::ToConnection(
+                live.handle,
+                ConnectionCommand::Close,
+            ));
         }
     }
 
@@ -504,6 +512,9 @@ impl Room {
             )));
     }
 }
+
+/// File ids per connection: a connection's files are numbered from `handle * this`.
+const FILE_IDS_PER_CONNECTION: u64 = 1_000_000;
 
 /// How many ended sessions to remember (session ids are random; a publisher never reuses one).
 const MAX_ENDED: usize = 1024;

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use roomrec_core::media::source::{read_h264_annexb, read_ivf, read_ogg_opus, EncodedFrame};
 use roomrec_core::media::{
-    Codec, FileId, MediaFrame, RecorderOutput, SenderClock, StreamRecorder, StreamRecorderConfig,
+    Codec, FileId, FileOp, MediaFrame, RecorderOutput, SenderClock, StreamRecorder,
+    StreamRecorderConfig,
 };
 use roomrec_test_support::ffmpeg::{self, decode_errors};
 use roomrec_test_support::ffprobe::{self, probe, Probe};
@@ -154,11 +155,11 @@ impl Writer {
 
     fn apply(&mut self, o: RecorderOutput) {
         match o {
-            RecorderOutput::OpenFile {
+            RecorderOutput::File(FileOp::Open {
                 file,
                 base_name,
                 extension,
-            } => {
+            }) => {
                 let mut path = self.dir.join(format!("{base_name}.{extension}"));
                 let mut n = 1;
                 while path.exists() {
@@ -172,15 +173,17 @@ impl Writer {
                     .unwrap();
                 self.open.insert(file, (path, f));
             }
-            RecorderOutput::Write { file, bytes } => self
+            RecorderOutput::File(FileOp::Write { file, bytes }) => self
                 .open
                 .get_mut(&file)
                 .unwrap()
                 .1
                 .write_all(&bytes)
                 .unwrap(),
-            RecorderOutput::Flush { file } => self.open.get_mut(&file).unwrap().1.flush().unwrap(),
-            RecorderOutput::Finalize { file, patches } => {
+            RecorderOutput::File(FileOp::Flush { file }) => {
+                self.open.get_mut(&file).unwrap().1.flush().unwrap()
+            }
+            RecorderOutput::File(FileOp::Finalize { file, patches }) => {
                 let (path, mut f) = self.open.remove(&file).unwrap();
                 for p in patches {
                     f.seek(SeekFrom::Start(p.offset)).unwrap();
@@ -189,8 +192,10 @@ impl Writer {
                 f.sync_all().unwrap();
                 self.done.push(path);
             }
-            RecorderOutput::RequestKeyframe { .. } => {}
-            RecorderOutput::FileInfo(v) => self.infos.push(v),
+            RecorderOutput::RequestKeyframe { .. } | RecorderOutput::FrameWritten { .. } => {}
+            RecorderOutput::File(FileOp::Record(v)) => self
+                .infos
+                .push(serde_json::to_value(v).expect("records serialize")),
         }
     }
 }
@@ -212,7 +217,7 @@ fn record(
     clock: &Clock,
 ) -> Writer {
     let mut w = Writer::new(test);
-    let mut rec = StreamRecorder::new(cfg, clock.base, clock.wall0);
+    let mut rec = StreamRecorder::new(cfg, clock.base);
     ev.sort_by(|a, b| a.0.total_cmp(&b.0));
     let end = ev.last().map_or(0.0, |e| e.0) + 100.0;
     let drain = |rec: &mut StreamRecorder, w: &mut Writer| {
@@ -249,6 +254,7 @@ fn cfg(stream: &str) -> StreamRecorderConfig {
         audio: true,
         video: true,
         first_file_id: 1,
+        observe_frames: false,
     }
 }
 

@@ -4,7 +4,7 @@ mod recorder_support;
 
 use recorder_support::*;
 use roomrec_core::media::recorder::KEYFRAME_RETRY;
-use roomrec_core::media::{Codec, RecorderOutput};
+use roomrec_core::media::{Codec, FileOp, RecorderOutput};
 
 #[test]
 fn waits_for_keyframe_and_requests_about_once_a_second() {
@@ -140,5 +140,5 @@ fn keyframe_requests_stop_for_a_silent_track_and_resume_when_it_sends() {
     assert!(!sim
         .outs
         .iter()
-        .any(|(_, o)| matches!(o, RecorderOutput::Finalize { .. })));
+        .any(|(_, o)| matches!(o, RecorderOutput::File(FileOp::Finalize { .. }))));
 }

@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use recorder_support::*;
 use roomrec_core::media::recorder::FLUSH_INTERVAL;
-use roomrec_core::media::{Codec, FileId, RecorderOutput};
+use roomrec_core::media::{Codec, FileId, FileOp, RecorderOutput};
 
 fn write_times(sim: &Sim, file: FileId, byte: u8) -> Vec<f64> {
     sim.times_of(
         file,
-        |o| matches!(o, RecorderOutput::Write { bytes, .. } if bytes.contains(&byte)),
+        |o| matches!(o, RecorderOutput::File(FileOp::Write { bytes, .. }) if bytes.contains(&byte)),
     )
 }
 
@@ -52,11 +52,11 @@ fn muted_camera_keeps_audio_flushes_and_ticks_flowing() {
     let outs: Vec<&RecorderOutput> = sim.outs.iter().map(|(_, o)| o).collect();
     let mut keyframe_writes = 0;
     for (i, o) in outs.iter().enumerate() {
-        if let RecorderOutput::Write { bytes, .. } = o {
+        if let RecorderOutput::File(FileOp::Write { bytes, .. }) = o {
             if bytes.windows(2).any(|w| w == [b'K', 0]) {
                 keyframe_writes += 1;
                 assert!(
-                    matches!(outs[i + 1], RecorderOutput::Flush { .. }),
+                    matches!(outs[i + 1], RecorderOutput::File(FileOp::Flush { .. })),
                     "no flush after keyframe: {:?}",
                     &outs[i..i + 2]
                 );
@@ -65,8 +65,12 @@ fn muted_camera_keeps_audio_flushes_and_ticks_flowing() {
     }
     assert_eq!(keyframe_writes, 2);
     // Flushes and muxer ticks at least once a second over the whole file, muted part included.
-    let open_at = sim.times_of(file, |o| matches!(o, RecorderOutput::OpenFile { .. }))[0];
-    let mut flushes = sim.times_of(file, |o| matches!(o, RecorderOutput::Flush { .. }));
+    let open_at = sim.times_of(file, |o| {
+        matches!(o, RecorderOutput::File(FileOp::Open { .. }))
+    })[0];
+    let mut flushes = sim.times_of(file, |o| {
+        matches!(o, RecorderOutput::File(FileOp::Flush { .. }))
+    });
     flushes.insert(0, open_at);
     let mut ticks = write_times(&sim, file, b'T');
     ticks.insert(0, open_at);
@@ -106,17 +110,19 @@ fn finish_finalizes_every_open_file_with_trailer_first() {
             .collect();
         let last = *idx.last().unwrap();
         match tail[last] {
-            RecorderOutput::Finalize { patches, .. } => assert_eq!(patches[0].bytes, b"h"),
+            RecorderOutput::File(FileOp::Finalize { patches, .. }) => {
+                assert_eq!(patches[0].bytes, b"h")
+            }
             o => panic!("last output for {file:?} is {o:?}"),
         }
         match tail[idx[idx.len() - 2]] {
-            RecorderOutput::Write { bytes, .. } => assert!(bytes.ends_with(b"END")),
+            RecorderOutput::File(FileOp::Write { bytes, .. }) => assert!(bytes.ends_with(b"END")),
             o => panic!("trailer missing: {o:?}"),
         }
     }
     assert_eq!(
         tail.iter()
-            .filter(|o| matches!(o, RecorderOutput::FileInfo(v) if v["event"] == "close"))
+            .filter(|o| matches!(o, RecorderOutput::File(FileOp::Record(v)) if v.event == "close"))
             .count(),
         2
     );

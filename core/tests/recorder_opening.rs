@@ -4,7 +4,7 @@ mod recorder_support;
 
 use recorder_support::*;
 use roomrec_core::media::recorder::Container;
-use roomrec_core::media::{Codec, RecorderOutput};
+use roomrec_core::media::{Codec, FileOp, RecorderOutput};
 
 fn audio_caps(f: &MockFile) -> Vec<f64> {
     f.audio().map_or(Vec::new(), |a| {
@@ -85,21 +85,21 @@ fn audio_only_fallback_then_video_starts_a_new_file() {
     let open_times: Vec<f64> = sim
         .outs
         .iter()
-        .filter(|(_, o)| matches!(o, RecorderOutput::OpenFile { .. }))
+        .filter(|(_, o)| matches!(o, RecorderOutput::File(FileOp::Open { .. })))
         .map(|(t, _)| *t)
         .collect();
     assert_eq!(open_times[0], 2540.0);
     assert_eq!(open_times[1], 4040.0);
     // ...and was finalized before the A+V file opened.
     let fin1 = sim.times_of(opened[0].0, |o| {
-        matches!(o, RecorderOutput::Finalize { .. })
+        matches!(o, RecorderOutput::File(FileOp::Finalize { .. }))
     });
     assert_eq!(fin1, vec![4040.0]);
     let pos_fin = sim.outs.iter().position(
-        |(_, o)| matches!(o, RecorderOutput::Finalize { file, .. } if *file == opened[0].0),
+        |(_, o)| matches!(o, RecorderOutput::File(FileOp::Finalize { file, .. }) if *file == opened[0].0),
     );
     let pos_open = sim.outs.iter().position(
-        |(_, o)| matches!(o, RecorderOutput::OpenFile { file, .. } if *file == opened[1].0),
+        |(_, o)| matches!(o, RecorderOutput::File(FileOp::Open { file, .. }) if *file == opened[1].0),
     );
     assert!(pos_fin < pos_open);
 
@@ -242,7 +242,7 @@ fn noaudio_drops_audio_and_opens_video_at_once() {
     let first_open = sim
         .outs
         .iter()
-        .find(|(_, o)| matches!(o, RecorderOutput::OpenFile { .. }))
+        .find(|(_, o)| matches!(o, RecorderOutput::File(FileOp::Open { .. })))
         .unwrap()
         .0;
     assert_eq!(first_open, 40.0);

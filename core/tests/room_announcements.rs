@@ -15,6 +15,7 @@ fn room(dialect: Dialect) -> Room {
             dialect,
             record_streams: None,
             seed: 7,
+            connection: Default::default(),
         },
         Instant::now(),
     )

@@ -1,26 +1,27 @@
-//! The room task: owns the `Room`, moves signaling between it and the WebSocket, starts session
-//! tasks and routes commands to them.
+//! The room task: owns the `Room`, moves signaling between it and the WebSocket, starts a task
+//! per connection and routes the room's commands to them by handle.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use roomrec_core::room::{Room, RoomInput, RoomOutput, SessionCommand, SessionKey, SessionReport};
+use roomrec_core::connection::{
+    CloseReason, ConnectionCommand, ConnectionHandle, ConnectionReport,
+};
+use roomrec_core::room::{Room, RoomInput, RoomOutput};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use crate::session_task::{run_session, SessionContext, SessionMsg};
+use crate::connection_task::{run_connection, ShellContext};
 use crate::trace::SignalingTrace;
 use crate::ws::{WsClient, WsEvent};
 
 /// Longest sleep between two room timeouts; `poll_timeout` may be far away or never.
 const MAX_SLEEP: Duration = Duration::from_secs(30);
 
-struct SessionEntry {
-    task_id: u64,
-    commands: mpsc::UnboundedSender<SessionCommand>,
-}
+/// A connection's report on its way to the room.
+pub(crate) type Report = (ConnectionHandle, ConnectionReport);
 
 /// Why the main loop stopped.
 pub(crate) enum Stop {
@@ -31,22 +32,22 @@ pub(crate) enum Stop {
 pub(crate) struct Driver {
     pub room: Room,
     pub ws: WsClient,
-    pub ctx: Arc<SessionContext>,
+    pub ctx: Arc<ShellContext>,
     pub trace: Option<SignalingTrace>,
     /// Generation of the WebSocket connection that is up, if any.
     generation: Option<u64>,
-    sessions: HashMap<SessionKey, SessionEntry>,
+    /// Command channels of the running connection tasks.
+    connections: HashMap<ConnectionHandle, mpsc::UnboundedSender<ConnectionCommand>>,
     tasks: JoinSet<()>,
-    /// Which session each running task serves, to tell the room when one crashes.
-    task_sessions: HashMap<tokio::task::Id, (SessionKey, u64)>,
-    next_task_id: u64,
+    /// Which connection each running task serves, to tell the room when one crashes.
+    task_handles: HashMap<tokio::task::Id, ConnectionHandle>,
 }
 
 impl Driver {
     pub fn new(
         room: Room,
         ws: WsClient,
-        ctx: Arc<SessionContext>,
+        ctx: Arc<ShellContext>,
         trace: Option<SignalingTrace>,
     ) -> Driver {
         Driver {
@@ -55,17 +56,16 @@ impl Driver {
             ctx,
             trace,
             generation: None,
-            sessions: HashMap::new(),
+            connections: HashMap::new(),
             tasks: JoinSet::new(),
-            task_sessions: HashMap::new(),
-            next_task_id: 0,
+            task_handles: HashMap::new(),
         }
     }
 
     pub async fn run(
         &mut self,
         ws_events: &mut mpsc::UnboundedReceiver<WsEvent>,
-        reports: &mut mpsc::UnboundedReceiver<SessionMsg>,
+        reports: &mut mpsc::UnboundedReceiver<Report>,
         shutdown: impl Future<Output = ()>,
     ) -> Stop {
         tokio::pin!(shutdown);
@@ -83,14 +83,12 @@ impl Driver {
                     Some(ev) => self.on_ws_event(ev),
                     None => return Stop::SignalingGone,
                 },
-                Some(msg) = reports.recv() => self.on_report(msg),
+                Some((handle, report)) = reports.recv() => self.on_report(handle, report),
                 // Reap finished tasks so the set does not grow over a long recording.
                 Some(done) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => self.on_task_end(done),
                 _ = tokio::time::sleep_until(wake.into()) => {
-                    let now = Instant::now();
-                    if self.room.poll_timeout().is_some_and(|t| t <= now) {
-                        self.room.handle_timeout(now);
-                        self.drain();
+                    if self.room.poll_timeout().is_some_and(|t| t <= Instant::now()) {
+                        self.input(RoomInput::Timeout);
                     }
                 }
             }
@@ -123,41 +121,26 @@ impl Driver {
         self.input(input);
     }
 
-    fn on_report(&mut self, msg: SessionMsg) {
-        // A replaced session's late reports must not be mistaken for its successor's.
-        let current = self
-            .sessions
-            .get(&msg.key)
-            .is_some_and(|e| e.task_id == msg.task_id);
-        if !current {
-            tracing::debug!(session = %msg.key, "dropping a report from a replaced session");
-            return;
+    fn on_report(&mut self, handle: ConnectionHandle, report: ConnectionReport) {
+        if matches!(report, ConnectionReport::Closed(_)) {
+            self.connections.remove(&handle);
         }
-        if matches!(msg.report, SessionReport::Closed { .. }) {
-            self.sessions.remove(&msg.key);
-        }
-        self.input(RoomInput::FromSession(msg.key, msg.report));
+        self.input(RoomInput::FromConnection(handle, report));
     }
 
-    /// A session task that panicked never reported Closed: do it for it.
+    /// A connection task that panicked never reported Closed: do it for it.
     fn on_task_end(&mut self, done: Result<(tokio::task::Id, ()), tokio::task::JoinError>) {
         let (id, error) = match done {
             Ok((id, ())) => (id, None),
             Err(e) => (e.id(), Some(e)),
         };
-        let Some((key, task_id)) = self.task_sessions.remove(&id) else {
+        let Some(handle) = self.task_handles.remove(&id) else {
             return;
         };
         let Some(e) = error else { return };
-        tracing::error!(session = %key, "session task failed: {e}");
-        let report = SessionReport::Closed {
-            reason: format!("session task failed: {e}"),
-        };
-        self.on_report(SessionMsg {
-            task_id,
-            key,
-            report,
-        });
+        tracing::error!(%handle, "connection task failed: {e}");
+        let reason = CloseReason::Internal(format!("connection task failed: {e}"));
+        self.on_report(handle, ConnectionReport::Closed(reason));
     }
 
     pub fn input(&mut self, input: RoomInput) {
@@ -177,29 +160,18 @@ impl Driver {
                     }
                     None => tracing::debug!("signaling down: dropping an outgoing message"),
                 },
-                RoomOutput::StartSession(start) => {
-                    let task_id = self.next_task_id;
-                    self.next_task_id += 1;
+                RoomOutput::StartConnection(start) => {
                     let (tx, rx) = mpsc::unbounded_channel();
-                    let key = start.key.clone();
-                    if let Some(old) = self.sessions.insert(
-                        key.clone(),
-                        SessionEntry {
-                            task_id,
-                            commands: tx,
-                        },
-                    ) {
-                        tracing::warn!(session = %key, "session started twice; closing the older one");
-                        let _ = old.commands.send(SessionCommand::Close);
-                    }
-                    let handle =
-                        self.tasks
-                            .spawn(run_session(self.ctx.clone(), task_id, start, rx));
-                    self.task_sessions.insert(handle.id(), (key, task_id));
+                    let handle = start.handle;
+                    self.connections.insert(handle, tx);
+                    let task = self
+                        .tasks
+                        .spawn(run_connection(self.ctx.clone(), start, rx));
+                    self.task_handles.insert(task.id(), handle);
                 }
-                RoomOutput::ToSession(key, cmd) => {
-                    if let Some(entry) = self.sessions.get(&key) {
-                        let _ = entry.commands.send(cmd);
+                RoomOutput::ToConnection(handle, cmd) => {
+                    if let Some(commands) = self.connections.get(&handle) {
+                        let _ = commands.send(cmd);
                     }
                 }
             }
@@ -207,11 +179,11 @@ impl Driver {
     }
 
     /// Tell the room to shut down, close what it did not close, and wait (until `deadline`) for
-    /// every session task to finish its recorder. Returns how many tasks did not finish.
+    /// every connection task to finalize its files. Returns how many tasks did not finish.
     pub async fn shutdown(&mut self, deadline: tokio::time::Instant) -> usize {
         self.input(RoomInput::Shutdown);
-        // Dropping the command channels closes every session the room left open.
-        self.sessions.clear();
+        // Dropping the command channels closes every connection the room left open.
+        self.connections.clear();
         while !self.tasks.is_empty() {
             match tokio::time::timeout_at(deadline, self.tasks.join_next()).await {
                 Ok(_) => {}

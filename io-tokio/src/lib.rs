@@ -1,6 +1,7 @@
 //! Tokio shell of roomrec: WebSocket, UDP sockets, timers, files and signals around the sans-io
 //! core. It makes no protocol decisions; it only moves bytes, times and files.
 
+mod connection_task;
 pub mod demo;
 mod driver;
 pub mod files;
@@ -9,7 +10,6 @@ pub mod netif;
 pub mod options;
 pub mod relay;
 mod run;
-mod session_task;
 pub mod signals;
 mod trace;
 pub mod ws;

@@ -1,11 +1,13 @@
-//! `{prefix}_manifest.json`: the recorders' `FileInfo` records, keyed by their `"file"` field,
-//! rewritten atomically (temp file + rename) at most once a second and once at shutdown.
+//! `{prefix}_manifest.json`: the connections' file records, one entry per file id, rewritten
+//! atomically (temp file + rename) at most once a second and once at shutdown.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use roomrec_core::media::recorder::FileRecord;
+use roomrec_core::media::FileId;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -14,19 +16,20 @@ use tokio::time::Instant;
 use crate::files::FileEvent;
 
 enum Msg {
-    Info(Value),
+    Record(FileRecord),
     Finish(oneshot::Sender<()>),
 }
 
-/// Cheap handle the session tasks use.
+/// Cheap handle the connection tasks use.
 #[derive(Clone)]
 pub struct ManifestSender {
     tx: mpsc::UnboundedSender<Msg>,
 }
 
 impl ManifestSender {
-    pub fn file_info(&self, info: Value) {
-        let _ = self.tx.send(Msg::Info(info));
+    /// The latest record of one file (replaces the earlier one with the same file id).
+    pub fn file_record(&self, record: FileRecord) {
+        let _ = self.tx.send(Msg::Record(record));
     }
 }
 
@@ -80,35 +83,32 @@ struct State {
     /// Chosen at the first write so an older run's manifest is never replaced.
     path: Option<PathBuf>,
     room: String,
-    order: Vec<String>,
-    entries: HashMap<String, Value>,
-    /// Requested file name -> name on disk.
-    renames: HashMap<String, String>,
+    /// File ids in the order their first record came.
+    order: Vec<FileId>,
+    entries: HashMap<FileId, FileRecord>,
+    /// Name on disk, where the writer had to append a counter.
+    renames: HashMap<FileId, String>,
 }
 
 impl State {
-    fn add(&mut self, info: Value) -> bool {
-        let Some(key) = info.get("file").and_then(Value::as_str).map(str::to_owned) else {
-            tracing::warn!("manifest: ignoring a record without a \"file\" name");
-            return false;
-        };
-        if !self.entries.contains_key(&key) {
-            self.order.push(key.clone());
+    fn add(&mut self, record: FileRecord) -> bool {
+        let id = FileId(record.file_id);
+        if self.entries.insert(id, record).is_none() {
+            self.order.push(id);
         }
-        self.entries.insert(key, info);
         true
     }
 
     fn document(&self) -> Value {
-        let files: Vec<Value> = self
+        let files: Vec<FileRecord> = self
             .order
             .iter()
-            .filter_map(|k| {
-                let mut v = self.entries.get(k)?.clone();
-                if let (Some(actual), Some(obj)) = (self.renames.get(k), v.as_object_mut()) {
-                    obj.insert("file".into(), Value::String(actual.clone()));
+            .filter_map(|id| {
+                let mut record = self.entries.get(id)?.clone();
+                if let Some(actual) = self.renames.get(id) {
+                    record.file = actual.clone();
                 }
-                Some(v)
+                Some(record)
             })
             .collect();
         json!({ "room": self.room, "files": files })
@@ -127,7 +127,7 @@ async fn run(
     loop {
         tokio::select! {
             msg = rx.recv() => match msg {
-                Some(Msg::Info(v)) => dirty |= state.add(v),
+                Some(Msg::Record(record)) => dirty |= state.add(record),
                 Some(Msg::Finish(ack)) => {
                     // Renames of files opened just before shutdown.
                     while let Ok(ev) = file_events.try_recv() {
@@ -156,7 +156,9 @@ async fn run(
 
 fn apply_event(state: &mut State, ev: FileEvent) -> bool {
     if let FileEvent::Opened {
-        requested, path, ..
+        file,
+        requested,
+        path,
     } = ev
     {
         let actual = path
@@ -164,8 +166,8 @@ fn apply_event(state: &mut State, ev: FileEvent) -> bool {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         if actual != requested {
-            state.renames.insert(requested.clone(), actual);
-            return state.entries.contains_key(&requested);
+            state.renames.insert(file, actual);
+            return state.entries.contains_key(&file);
         }
     }
     false

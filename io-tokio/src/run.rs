@@ -3,19 +3,18 @@
 use std::fmt;
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use roomrec_core::connection::ConnectionSettings;
 use roomrec_core::room::{Room, RoomConfig};
-use roomrec_core::signaling::RoomSecrets;
 use tokio::sync::mpsc;
 
+use crate::connection_task::ShellContext;
 use crate::driver::{Driver, Stop};
 use crate::files::FileSink;
 use crate::manifest::Manifest;
 use crate::options::{OptionsError, RecorderOptions};
-use crate::session_task::SessionContext;
 use crate::trace::SignalingTrace;
 use crate::ws::{WsClient, WsConfig};
 
@@ -83,7 +82,6 @@ pub async fn run_until(
     check_output_dir(&options)?;
     let salt = options.effective_salt()?;
     let dialect = options.effective_dialect()?;
-    let secrets = RoomSecrets::new(&options.room, &options.password, &salt);
     let trace = match &options.signaling_trace {
         Some(path) => Some(
             SignalingTrace::open(path, options.signaling_trace_redact).map_err(|e| {
@@ -106,19 +104,11 @@ pub async fn run_until(
         Duration::from_secs(1),
     );
     let (reports_tx, mut reports) = mpsc::unbounded_channel();
-    let ctx = Arc::new(SessionContext {
-        cipher: secrets.cipher.clone(),
+    let ctx = Arc::new(ShellContext {
         ice_ips: options.ice_ips.clone(),
-        video_codecs: options.video_codecs.clone(),
-        audio: options.audio,
-        video: options.video,
-        label: options.label.clone(),
-        connect_timeout: options.connect_timeout,
-        prefix: options.prefix().to_string(),
         files: files.clone(),
         manifest: manifest.sender(),
         reports: reports_tx,
-        counter: AtomicU64::new(0),
     });
     let room = Room::new(
         RoomConfig {
@@ -128,6 +118,15 @@ pub async fn run_until(
             dialect,
             record_streams: options.record_streams.clone(),
             seed: fastrand::u64(..),
+            connection: ConnectionSettings {
+                prefix: options.prefix().to_string(),
+                video_codecs: options.video_codecs.clone(),
+                audio: options.audio,
+                video: options.video,
+                label: options.label.clone(),
+                connect_timeout: options.connect_timeout,
+                observe_frames: false,
+            },
         },
         Instant::now(),
     );
@@ -137,7 +136,7 @@ pub async fn run_until(
     let stop = driver.run(&mut ws_events, &mut reports, shutdown).await;
     let deadline = tokio::time::Instant::now() + options.shutdown_timeout;
     let sessions_left = driver.shutdown(deadline).await;
-    // Session tasks are gone: every FileInfo has been sent.
+    // Connection tasks are gone: every file record has been sent.
     let _ = tokio::time::timeout_at(deadline, manifest.finish()).await;
     let _ = tokio::time::timeout_at(deadline, files.wait_idle()).await;
     let files_left = files.open_files();

@@ -4,10 +4,39 @@
 use std::path::Path;
 use std::time::Duration;
 
+use roomrec_core::media::recorder::{FileRecord, FrameCounts};
 use roomrec_core::media::FileId;
 use roomrec_io_tokio::files::{FileEvent, FileSink};
 use roomrec_io_tokio::manifest::Manifest;
-use serde_json::{json, Value};
+use serde_json::Value;
+
+/// A record as a connection would send it for file `id`, requested as `file`.
+fn record(id: u64, file: &str, stream: &str, video_frames: u64, complete: bool) -> FileRecord {
+    FileRecord {
+        event: if complete { "close" } else { "open" },
+        file_id: id,
+        file: file.into(),
+        stream_id: stream.into(),
+        stream_name: stream.into(),
+        role: "main".into(),
+        label: String::new(),
+        container: if file.ends_with(".ts") { "ts" } else { "webm" },
+        video_codec: Some("vp8"),
+        audio_codec: None,
+        resolutions: Vec::new(),
+        start_wall: "2026-01-01T00:00:00.000Z".into(),
+        start_unix_ms: 0,
+        end_wall: None,
+        end_unix_ms: None,
+        frames: FrameCounts {
+            video: video_frames,
+            audio: 0,
+        },
+        duration_ms: 0,
+        clock: "arrival",
+        complete,
+    }
+}
 
 fn read(path: &Path) -> Option<Value> {
     let text = std::fs::read_to_string(path).ok()?;
@@ -56,9 +85,8 @@ async fn records_are_keyed_by_file_and_use_real_names() {
             break;
         }
     }
-    tx.file_info(json!({"file": "rec_bob.ts", "stream": "bob", "frames": 0}));
-    tx.file_info(json!({"file": "rec_carol.webm", "stream": "carol"}));
-    tx.file_info(json!({"no_file_field": 1}));
+    tx.file_record(record(1, "rec_bob.ts", "bob", 0, false));
+    tx.file_record(record(2, "rec_carol.webm", "carol", 0, false));
 
     let path = dir.path().join("rec_manifest_1.json");
     let v = wait_for(&path, |v| {
@@ -70,28 +98,29 @@ async fn records_are_keyed_by_file_and_use_real_names() {
         v["files"][0]["file"], "rec_bob_1.ts",
         "manifest must name the file actually written"
     );
-    assert_eq!(v["files"][0]["stream"], "bob");
+    assert_eq!(v["files"][0]["stream_id"], "bob");
+    assert_eq!(v["files"][0]["file_id"], 1);
     assert_eq!(v["files"][1]["file"], "rec_carol.webm");
 
     // An update replaces the record for that file; the first write was less than a second ago,
     // so it must not be on disk yet.
-    tx.file_info(json!({"file": "rec_bob.ts", "stream": "bob", "frames": 250}));
+    tx.file_record(record(1, "rec_bob.ts", "bob", 250, false));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
-        read(&path).unwrap()["files"][0]["frames"],
+        read(&path).unwrap()["files"][0]["frames"]["video"],
         0,
         "rewritten sooner than once a second"
     );
-    let v = wait_for(&path, |v| v["files"][0]["frames"] == 250).await;
+    let v = wait_for(&path, |v| v["files"][0]["frames"]["video"] == 250).await;
     assert_eq!(v["files"].as_array().unwrap().len(), 2);
 
     // At shutdown the last state is written at once.
-    tx.file_info(json!({"file": "rec_carol.webm", "stream": "carol", "closed": true}));
+    tx.file_record(record(2, "rec_carol.webm", "carol", 0, true));
     tokio::time::timeout(Duration::from_secs(2), manifest.finish())
         .await
         .unwrap();
     let v = read(&path).unwrap();
-    assert_eq!(v["files"][1]["closed"], true);
+    assert_eq!(v["files"][1]["complete"], true);
 
     assert_eq!(
         std::fs::read(dir.path().join("rec_manifest.json")).unwrap(),

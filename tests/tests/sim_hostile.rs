@@ -73,7 +73,7 @@ fn garbage_datagrams(sim: &Sim) -> Vec<Datagram> {
     let source = "127.0.0.9:9999".parse().unwrap();
     let mut rng = fastrand::Rng::with_seed(99);
     let mut list = Vec::new();
-    for s in sim.recorder.sessions.values() {
+    for s in sim.recorder.connections.values() {
         for len in [0usize, 1, 2, 12, 20, 100, 1200, 1500] {
             let contents: Vec<u8> = (0..len).map(|_| rng.u8(..)).collect();
             list.push(Datagram {
@@ -104,7 +104,7 @@ fn recorder_survives(dialect: Dialect, password: Password, seed: u64) {
     sim.publisher_join(a);
     sim.publisher_join(b);
     sim.run_for(Duration::from_secs(2));
-    let live_before: Vec<_> = sim.recorder.sessions.keys().cloned().collect();
+    let live_before: Vec<_> = sim.recorder.connections.keys().cloned().collect();
     assert_eq!(live_before.len(), 2);
     let before = (sim.frame_counts("alice"), sim.frame_counts("bob"));
 
@@ -127,7 +127,7 @@ fn recorder_survives(dialect: Dialect, password: Password, seed: u64) {
     sim.run_for(Duration::from_secs(1));
 
     // The good connections are the same ones, still delivering.
-    let live_after: Vec<_> = sim.recorder.sessions.keys().cloned().collect();
+    let live_after: Vec<_> = sim.recorder.connections.keys().cloned().collect();
     assert_eq!(
         live_after, live_before,
         "no good connection was replaced or closed"

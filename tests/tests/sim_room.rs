@@ -66,7 +66,7 @@ fn room_scenario(dialect: Dialect, password: Password, seed: u64) {
     sim.run_for(Duration::from_secs(1));
     assert!(
         sim.recorder
-            .sessions
+            .connections
             .values()
             .all(|s| s.stream_id != "alice"),
         "alice's connection must end on bye"

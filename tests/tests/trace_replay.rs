@@ -1,17 +1,20 @@
 //! Replays captured signaling into the core: the real VDO.Ninja web app's messages (traces in
 //! tests/fixtures/traces/) and a trace that `roomrec --trace-signaling` itself wrote during a
-//! loopback recording. The publisher's WebSocket messages go into a `Room`, a `Session` is
-//! created for every StartSession with the captured (Chrome) offer, and what the core sends back
+//! loopback recording. The publisher's WebSocket messages go into a `Room`, a `Connection` is
+//! built for every StartConnection with the captured (Chrome) offer, and what the core sends back
 //! is checked against what the trace's viewer did and against the protocol.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
+use roomrec_core::connection::{
+    CloseReason, Connection, ConnectionCommand, ConnectionEvent, ConnectionHandle, ConnectionInput,
+    ConnectionOutput, ConnectionReport, ConnectionSettings, SessionKey,
+};
 use roomrec_core::media::Codec;
-use roomrec_core::room::{Room, RoomConfig, RoomInput, RoomOutput, SessionCommand, SessionKey};
-use roomrec_core::session::{Session, SessionConfig, SessionInput, SessionOutput};
+use roomrec_core::room::{Room, RoomConfig, RoomInput, RoomOutput};
 use roomrec_core::signaling::{Cipher, Dialect, Password, RoomSecrets};
 use serde_json::{Map, Value};
 
@@ -59,8 +62,7 @@ fn s<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 struct Replayed {
     /// Everything the room sent on the WebSocket, parsed.
     sent: Vec<Value>,
-    /// Offers the room got: key -> encrypted.
-    offers: BTreeMap<SessionKey, bool>,
+    /// Connections the room started, in order.
     started: Vec<SessionKey>,
     candidates: Vec<(SessionKey, Vec<String>)>,
     labels: Vec<String>,
@@ -101,20 +103,24 @@ fn replay(lines: &[Line], dialect: Dialect, room: &str, password: Password) -> (
         dialect,
         record_streams: None,
         seed: 7,
+        connection: ConnectionSettings {
+            video_codecs,
+            connect_timeout: Duration::from_secs(15),
+            ..Default::default()
+        },
     };
     let mut room = Room::new(config, t0);
-    let ctx = (room.secrets().cipher.clone(), video_codecs);
-    let mut sessions: BTreeMap<SessionKey, Session> = BTreeMap::new();
+    let mut connections: Connections = BTreeMap::new();
     let mut out = Replayed::default();
     let at = |l: &Line| t0 + Duration::from_millis(l.t_ms.saturating_sub(viewer_join.t_ms));
 
     room.handle_input(t0, RoomInput::SignalingUp);
-    drain(&mut room, &mut sessions, &mut out, &ctx, t0);
+    drain(&mut room, &mut connections, &mut out, t0);
     for line in lines.iter().filter(|l| l.t_ms >= viewer_join.t_ms) {
         let now = at(line);
         if room.poll_timeout().is_some_and(|t| t <= now) {
-            room.handle_timeout(now);
-            drain(&mut room, &mut sessions, &mut out, &ctx, now);
+            room.handle_input(now, RoomInput::Timeout);
+            drain(&mut room, &mut connections, &mut out, now);
         }
         let incoming = line.sender == "publisher" || line.peer.is_some() && line.sender != "viewer";
         match line.channel.as_str() {
@@ -127,29 +133,32 @@ fn replay(lines: &[Line], dialect: Dialect, room: &str, password: Password) -> (
                     }
                 }
                 room.handle_input(now, RoomInput::SignalingText(msg.to_string()));
-                drain(&mut room, &mut sessions, &mut out, &ctx, now);
+                drain(&mut room, &mut connections, &mut out, now);
             }
             "dc" if line.sender == "publisher" => {
                 let peer = line
                     .peer
                     .as_deref()
                     .expect("data-channel lines name the peer");
-                let Some((key, session)) = sessions.iter_mut().find(|(k, _)| k.peer == peer) else {
+                let Some((&handle, connection)) =
+                    connections.iter_mut().find(|(_, c)| c.key().peer == peer)
+                else {
                     panic!("data-channel message from {peer} without a connection")
                 };
                 if line.msg.get("description").is_some() {
                     out.reoffers += 1;
                 }
-                for text in session.handle_control_text(now, &line.msg.to_string()) {
+                let wall = SystemTime::now();
+                let key = connection.key().clone();
+                for text in connection.handle_control_text(now, wall, &line.msg.to_string()) {
                     if serde_json::from_str::<Value>(&text)
                         .is_ok_and(|v| v.get("description").is_some())
                     {
                         out.dc_answers.push((key.clone(), text));
                     }
                 }
-                let key = key.clone();
-                drain_session(&key, &mut sessions, &mut room, &mut out, now);
-                drain(&mut room, &mut sessions, &mut out, &ctx, now);
+                drain_connection(handle, &mut connections, &mut room, &mut out, now);
+                drain(&mut room, &mut connections, &mut out, now);
             }
             _ => {}
         }
@@ -157,79 +166,61 @@ fn replay(lines: &[Line], dialect: Dialect, room: &str, password: Password) -> (
     (out, room)
 }
 
-/// (room key, video codec preference) for new sessions.
-type Ctx = (Option<Cipher>, Vec<Codec>);
+type Connections = BTreeMap<ConnectionHandle, Connection>;
 
-fn drain(
-    room: &mut Room,
-    sessions: &mut BTreeMap<SessionKey, Session>,
-    out: &mut Replayed,
-    ctx: &Ctx,
-    now: Instant,
-) {
+fn drain(room: &mut Room, connections: &mut Connections, out: &mut Replayed, now: Instant) {
     while let Some(output) = room.poll_output() {
         match output {
             RoomOutput::SendSignaling(text) => out
                 .sent
                 .push(serde_json::from_str(&text).expect("the core sends JSON")),
-            RoomOutput::StartSession(start) => {
-                out.offers.insert(start.key.clone(), start.encrypted);
+            RoomOutput::StartConnection(start) => {
                 out.started.push(start.key.clone());
-                let config = SessionConfig {
-                    key: start.key.clone(),
-                    stream_id: start.stream_id.clone(),
-                    cipher: ctx.0.clone(),
-                    local_addrs: vec![LOCAL.parse::<SocketAddr>().unwrap()],
-                    video_codecs: ctx.1.clone(),
-                    audio: true,
-                    video: true,
-                    label: "roomrec".into(),
-                    connect_timeout: Duration::from_secs(15),
-                    seed: 3,
-                };
-                let session = Session::new(now, config, &start.offer_sdp)
-                    .expect("the core accepts a real Chrome offer");
-                sessions.insert(start.key.clone(), session);
-                drain_session(&start.key, sessions, room, out, now);
+                let handle = start.handle;
+                let local = [LOCAL.parse::<SocketAddr>().unwrap()];
+                let connection = Connection::new(now, SystemTime::now(), start, &local);
+                connections.insert(handle, connection);
+                drain_connection(handle, connections, room, out, now);
             }
-            RoomOutput::ToSession(key, SessionCommand::RemoteCandidates(list)) => {
-                out.candidates.push((
-                    key.clone(),
-                    list.iter().map(|c| c.candidate.clone()).collect(),
-                ));
-                if let Some(session) = sessions.get_mut(&key) {
-                    session.handle_input(
-                        now,
-                        SessionInput::Command(SessionCommand::RemoteCandidates(list)),
-                    );
+            RoomOutput::ToConnection(handle, ConnectionCommand::RemoteCandidates(list)) => {
+                let key = connections[&handle].key().clone();
+                out.candidates
+                    .push((key, list.iter().map(|c| c.candidate.clone()).collect()));
+                if let Some(connection) = connections.get_mut(&handle) {
+                    let candidates = ConnectionCommand::RemoteCandidates(list);
+                    let input = ConnectionInput::Command(candidates);
+                    connection.handle_input(now, SystemTime::now(), input);
                 }
             }
-            RoomOutput::ToSession(key, SessionCommand::Close) => {
-                sessions.remove(&key);
+            RoomOutput::ToConnection(handle, ConnectionCommand::Close) => {
+                connections.remove(&handle);
             }
         }
     }
 }
 
-fn drain_session(
-    key: &SessionKey,
-    sessions: &mut BTreeMap<SessionKey, Session>,
+fn drain_connection(
+    handle: ConnectionHandle,
+    connections: &mut Connections,
     room: &mut Room,
     out: &mut Replayed,
     now: Instant,
 ) {
     let mut reports = Vec::new();
-    if let Some(session) = sessions.get_mut(key) {
-        while let Some(output) = session.poll_output() {
+    if let Some(connection) = connections.get_mut(&handle) {
+        while let Some(output) = connection.poll_output() {
             match output {
-                SessionOutput::Report(report) => reports.push(report),
-                SessionOutput::Label(label) => out.labels.push(label),
-                SessionOutput::Transmit { .. } | SessionOutput::Frame(_) => {}
+                ConnectionOutput::Report(report) => reports.push(report),
+                ConnectionOutput::Event(ConnectionEvent::Label(label)) => out.labels.push(label),
+                _ => {}
             }
         }
     }
     for report in reports {
-        room.handle_input(now, RoomInput::FromSession(key.clone(), report));
+        if let ConnectionReport::Closed(CloseReason::OfferRejected(why)) = &report {
+            panic!("the core refused a real Chrome offer: {why}");
+        }
+        room.handle_input(now, RoomInput::FromConnection(handle, report));
     }
 }
 
@@ -344,7 +335,7 @@ fn check(lines: &[Line], dialect: Dialect, room: &str, password: Password) -> Re
             peer: peer.clone(),
             session: session.clone(),
         };
-        assert_eq!(out.offers.get(&key), Some(encrypted));
+        assert!(out.started.contains(&key), "a connection for {key}");
     }
 
     // Trickled candidates reach the connection of their (peer, session), unchanged.

@@ -12,4 +12,4 @@ pub mod webm;
 
 pub use frame::{Codec, MediaFrame, SenderClock, TrackKind};
 pub use mux::{Muxer, Patch, TrackSpec};
-pub use recorder::{FileId, RecorderOutput, StreamRecorder, StreamRecorderConfig};
+pub use recorder::{FileId, FileOp, RecorderOutput, StreamRecorder, StreamRecorderConfig};

@@ -35,11 +35,11 @@ use group::{Group, Held};
 
 pub use clock::ClockMode;
 pub use factory::{Container, DefaultMuxers, FileMeta, MuxerFactory};
-pub use file::{FLUSH_INTERVAL, TICK_INTERVAL};
+pub use file::{WrittenFrame, FLUSH_INTERVAL, TICK_INTERVAL};
 pub use gate::KEYFRAME_RETRY;
 pub use group::{AUDIO_GRACE, OPEN_WAIT};
 pub use interleave::HOLD as INTERLEAVE_HOLD;
-pub use manifest::rfc3339_ms;
+pub use manifest::{rfc3339_ms, FileRecord, FrameCounts, Resolution};
 
 /// File groups per connection (camera + screen shares); tracks beyond are ignored.
 pub const MAX_GROUPS: usize = 4;
@@ -62,36 +62,54 @@ pub struct StreamRecorderConfig {
     pub video: bool,
     /// First FileId this recorder may use (caller gives disjoint ranges).
     pub first_file_id: u64,
+    /// Emit `RecorderOutput::FrameWritten` for every frame handed to a muxer.
+    pub observe_frames: bool,
 }
 
+/// File operations, in the order they must happen. File ids are unique in the process.
 #[derive(Clone, Debug)]
-pub enum RecorderOutput {
-    /// Create a new file `{base_name}.{extension}` in the output dir; never overwrite (the writer
-    /// appends a counter if the name exists).
-    OpenFile {
+pub enum FileOp {
+    /// Create `{base_name}.{extension}` in the output directory, never overwriting an existing
+    /// file (the writer appends a counter if the name exists).
+    Open {
+        /// The new file.
         file: FileId,
+        /// Sanitized base name.
         base_name: String,
+        /// `ts` or `webm`.
         extension: &'static str,
     },
+    /// Append bytes.
     Write {
+        /// Which file.
         file: FileId,
+        /// What to append.
         bytes: Vec<u8>,
     },
     /// Push buffered bytes to the OS (at keyframes and at least once a second).
     Flush {
+        /// Which file.
         file: FileId,
     },
-    /// Clean end: apply patches, then close.
+    /// Clean end: apply the patches (absolute offsets), sync, close.
     Finalize {
+        /// Which file.
         file: FileId,
+        /// Bytes to overwrite in place.
         patches: Vec<Patch>,
     },
-    /// Ask the session for a keyframe on this track (mid).
-    RequestKeyframe {
-        track: String,
-    },
-    /// Updated manifest record for one file (sent when a file opens, changes resolution, and closes).
-    FileInfo(serde_json::Value),
+    /// The manifest's record of this file changed (open, resolution, label, close).
+    Record(FileRecord),
+}
+
+#[derive(Clone, Debug)]
+pub enum RecorderOutput {
+    /// Carry out a file operation.
+    File(FileOp),
+    /// Ask the WebRTC side for a keyframe on this track (mid).
+    RequestKeyframe { track: String },
+    /// A frame went into a file (only with `observe_frames`).
+    FrameWritten { file: FileId, frame: WrittenFrame },
 }
 
 /// One incoming track (mid) of the connection.
@@ -125,15 +143,14 @@ pub struct StreamRecorder {
 
 impl StreamRecorder {
     /// A recorder writing MPEG-TS (H.264) and WebM (everything else).
-    pub fn new(config: StreamRecorderConfig, now: Instant, wall_now: SystemTime) -> StreamRecorder {
-        StreamRecorder::with_factory(config, now, wall_now, Box::new(DefaultMuxers))
+    pub fn new(config: StreamRecorderConfig, now: Instant) -> StreamRecorder {
+        StreamRecorder::with_factory(config, now, Box::new(DefaultMuxers))
     }
 
     /// Same, with the muxers and keyframe inspection supplied by `factory`.
     pub fn with_factory(
         config: StreamRecorderConfig,
         now: Instant,
-        _wall_now: SystemTime,
         factory: Box<dyn MuxerFactory>,
     ) -> StreamRecorder {
         StreamRecorder {
@@ -369,7 +386,8 @@ impl StreamRecorder {
         if event == manifest::Event::Open {
             group::log_record("started", &record);
         }
-        self.out.push_back(RecorderOutput::FileInfo(record));
+        self.out
+            .push_back(RecorderOutput::File(FileOp::Record(record)));
     }
 
     /// Nanoseconds of `t` on the local timeline (negative before the epoch).

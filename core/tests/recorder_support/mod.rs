@@ -9,7 +9,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use roomrec_core::media::mux::{Muxer, Patch, TrackSpec};
 use roomrec_core::media::recorder::{Container, FileMeta, MuxerFactory};
 use roomrec_core::media::{
-    Codec, FileId, MediaFrame, RecorderOutput, SenderClock, StreamRecorder, StreamRecorderConfig,
+    Codec, FileId, FileOp, MediaFrame, RecorderOutput, SenderClock, StreamRecorder,
+    StreamRecorderConfig,
 };
 
 /// Test frames carry their capture time so pts can be checked against the sender's timeline.
@@ -151,6 +152,7 @@ pub fn config(stream_id: &str) -> StreamRecorderConfig {
         audio: true,
         video: true,
         first_file_id: 100,
+        observe_frames: false,
     }
 }
 
@@ -311,12 +313,8 @@ impl Sim {
         let base = Instant::now();
         let wall0 = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let log: Log = Arc::default();
-        let rec = StreamRecorder::with_factory(
-            cfg,
-            base,
-            wall0,
-            Box::new(MockFactory { log: log.clone() }),
-        );
+        let rec =
+            StreamRecorder::with_factory(cfg, base, Box::new(MockFactory { log: log.clone() }));
         Sim {
             base,
             wall0,
@@ -400,11 +398,11 @@ impl Sim {
         self.outs
             .iter()
             .filter_map(|(_, o)| match o {
-                RecorderOutput::OpenFile {
+                RecorderOutput::File(FileOp::Open {
                     file,
                     base_name,
                     extension,
-                } => Some((*file, base_name.clone(), *extension)),
+                }) => Some((*file, base_name.clone(), *extension)),
                 _ => None,
             })
             .collect()
@@ -424,7 +422,9 @@ impl Sim {
         self.outs
             .iter()
             .filter_map(|(_, o)| match o {
-                RecorderOutput::FileInfo(v) => Some(v.clone()),
+                RecorderOutput::File(FileOp::Record(v)) => {
+                    Some(serde_json::to_value(v).expect("records serialize"))
+                }
                 _ => None,
             })
             .collect()
@@ -441,10 +441,10 @@ impl Sim {
 
 pub fn output_file(o: &RecorderOutput) -> Option<FileId> {
     match o {
-        RecorderOutput::OpenFile { file, .. }
-        | RecorderOutput::Write { file, .. }
-        | RecorderOutput::Flush { file }
-        | RecorderOutput::Finalize { file, .. } => Some(*file),
+        RecorderOutput::File(FileOp::Open { file, .. })
+        | RecorderOutput::File(FileOp::Write { file, .. })
+        | RecorderOutput::File(FileOp::Flush { file })
+        | RecorderOutput::File(FileOp::Finalize { file, .. }) => Some(*file),
         _ => None,
     }
 }
@@ -467,11 +467,11 @@ pub struct DiskFile {
 impl Disk {
     pub fn apply(&mut self, o: &RecorderOutput) -> Result<(), String> {
         match o {
-            RecorderOutput::OpenFile {
+            RecorderOutput::File(FileOp::Open {
                 file,
                 base_name,
                 extension,
-            } => {
+            }) => {
                 if self.files.contains_key(file) {
                     return Err(format!("{file:?} opened twice"));
                 }
@@ -483,12 +483,12 @@ impl Disk {
                     },
                 );
             }
-            RecorderOutput::Write { file, bytes } => {
+            RecorderOutput::File(FileOp::Write { file, bytes }) => {
                 let f = self.open_file(*file)?;
                 f.bytes.extend_from_slice(bytes);
             }
-            RecorderOutput::Flush { file } => self.open_file(*file)?.flushes += 1,
-            RecorderOutput::Finalize { file, patches } => {
+            RecorderOutput::File(FileOp::Flush { file }) => self.open_file(*file)?.flushes += 1,
+            RecorderOutput::File(FileOp::Finalize { file, patches }) => {
                 let f = self.open_file(*file)?;
                 for p in patches {
                     let end = p.offset as usize + p.bytes.len();
@@ -499,7 +499,9 @@ impl Disk {
                 }
                 f.finalized += 1;
             }
-            RecorderOutput::RequestKeyframe { .. } | RecorderOutput::FileInfo(_) => {}
+            RecorderOutput::RequestKeyframe { .. }
+            | RecorderOutput::FrameWritten { .. }
+            | RecorderOutput::File(FileOp::Record(_)) => {}
         }
         Ok(())
     }

@@ -1,11 +1,13 @@
-//! `session_offer` and `session_datagram`: offers and UDP datagrams into `Session` (str0m).
+//! `session_offer` and `session_datagram`: offers and UDP datagrams into a core `Connection`
+//! (str0m, the data-channel protocol and the recorder).
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
-use roomrec_core::room::{SessionCommand, SessionKey, SessionReport};
-use roomrec_core::session::{Session, SessionConfig, SessionInput, SessionOutput};
+use roomrec_core::connection::{
+    Connection, ConnectionCommand, ConnectionHandle, ConnectionInput, ConnectionOutput,
+    ConnectionReport, ConnectionStart, SessionKey,
+};
 use roomrec_core::signaling::IceCandidate;
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::ice::{StunMessage, TransId};
@@ -29,27 +31,26 @@ const REMOTES: [SocketAddr; 2] = [
     SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), 50_001),
 ];
 
-/// Built once per process; every run clones it (creating the session itself cannot be cached:
-/// `Session` is stateful and not `Clone`).
-fn config() -> SessionConfig {
-    static CONFIG: OnceLock<SessionConfig> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| SessionConfig {
-            key: SessionKey {
-                peer: "publisher".into(),
-                session: "session".into(),
-            },
-            stream_id: "cam1".into(),
-            cipher: None,
-            local_addrs: vec![LOCAL],
-            video_codecs: Vec::new(),
-            audio: true,
-            video: true,
-            label: "fuzz".into(),
-            connect_timeout: Duration::from_secs(10),
-            seed: 1,
-        })
-        .clone()
+/// A connection to the publisher that sent `offer`.
+fn connect(now: Instant, offer: &str) -> Connection {
+    let start = ConnectionStart {
+        handle: ConnectionHandle(1),
+        key: SessionKey {
+            peer: "publisher".into(),
+            session: "session".into(),
+        },
+        stream_id: "cam1".into(),
+        offer_sdp: offer.into(),
+        cipher: None,
+        first_file_id: 0,
+        seed: 1,
+        settings: Default::default(),
+    };
+    Connection::new(now, SystemTime::UNIX_EPOCH, start, &[LOCAL])
+}
+
+fn input(connection: &mut Connection, now: Instant, input: ConnectionInput) {
+    connection.handle_input(now, SystemTime::UNIX_EPOCH, input);
 }
 
 /// The whole input is an offer SDP (lossy UTF-8). If the session accepts it, its answer must
@@ -58,28 +59,28 @@ fn config() -> SessionConfig {
 pub fn session_offer(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let now = base_instant();
-    let Ok(mut session) = Session::new(now, config(), &text) else {
+    let mut connection = connect(now, &text);
+    let mut outputs = Outputs::default();
+    outputs.drain(&mut connection);
+    let Some(answer) = outputs.answer.take() else {
+        assert!(outputs.closed, "a connection neither answers nor closes");
         return;
     };
-    let mut outputs = Outputs::default();
-    outputs.drain(&mut session);
-    let answer = outputs
-        .answer
-        .take()
-        .expect("an accepted offer yields an answer");
     if let Err(e) = SdpAnswer::from_sdp_string(&answer) {
         panic!("our answer does not parse: {e}\n{answer}");
     }
-    let t = session.poll_timeout();
+    let t = connection
+        .poll_timeout()
+        .expect("a live connection has a timeout");
     assert!(t >= now, "timeout in the past");
-    session.handle_timeout(t);
-    outputs.drain(&mut session);
+    input(&mut connection, t, ConnectionInput::Timeout);
+    outputs.drain(&mut connection);
     reoffer(&text);
 }
 
-/// What `Session::handle_reoffer` does with a data-channel offer, at the str0m level: the data
+/// What the connection's re-offer handling does with a data-channel offer, at the str0m level: the data
 /// channel itself cannot be reached without a DTLS handshake, which a fuzzer cannot complete.
-/// Same codec setup as `Session::new`, the real first offer accepted, then `text` as the re-offer
+/// Same codec setup as `Connection::new`, the real first offer accepted, then `text` as the re-offer
 /// with the same sendrecv -> sendonly rewrite.
 fn reoffer(text: &str) {
     let now = base_instant();
@@ -121,13 +122,13 @@ fn reoffer(text: &str) {
 /// USE-CANDIDATE, bit 5: controlling; `u16` priority), 2 STUN-looking (type `u16`, 12-byte
 /// transaction id, `u8` length, attributes), 3 DTLS-record-looking, 4 RTP-looking, 5
 /// RTCP-looking, 6 advance the clock by d² ms and handle due timeouts, 7 remote candidate text,
-/// 8 keyframe request, 9 close; others: raw datagram to a port that is not ours.
+/// 8 a timeout at the current time, 9 close; others: raw datagram to a port that is not ours.
 pub fn session_datagram(data: &[u8]) {
     let mut now = base_instant();
-    let mut session = Session::new(now, config(), FIRST_OFFER).expect("the real offer is accepted");
+    let mut connection = connect(now, FIRST_OFFER);
     let mut outputs = Outputs::default();
-    outputs.drain(&mut session);
-    let answer = outputs.answer.take().expect("answer");
+    outputs.drain(&mut connection);
+    let answer = outputs.answer.take().expect("the real offer is answered");
     let (ufrag, pwd) = ice_creds(&answer).expect("our answer has ICE credentials");
     let (remote_ufrag, _) = ice_creds(FIRST_OFFER).expect("the offer has ICE credentials");
     let mut b = Bytes::new(data);
@@ -185,10 +186,10 @@ pub fn session_datagram(data: &[u8]) {
             6 => {
                 let d = u64::from(b.u8());
                 now += Duration::from_millis(d * d);
-                if session.poll_timeout() <= now {
-                    session.handle_timeout(now);
+                if connection.poll_timeout().is_some_and(|t| t <= now) {
+                    input(&mut connection, now, ConnectionInput::Timeout);
                 }
-                outputs.drain(&mut session);
+                outputs.drain(&mut connection);
                 continue;
             }
             7 => {
@@ -200,26 +201,24 @@ pub fn session_datagram(data: &[u8]) {
                     sdp_mline_index: None,
                     username_fragment: None,
                 };
-                let cmd = SessionCommand::RemoteCandidates(vec![candidate]);
-                session.handle_input(now, SessionInput::Command(cmd));
-                outputs.drain(&mut session);
+                let cmd = ConnectionCommand::RemoteCandidates(vec![candidate]);
+                input(&mut connection, now, ConnectionInput::Command(cmd));
+                outputs.drain(&mut connection);
                 continue;
             }
             8 => {
-                let track = b.u8() % 4;
-                session.handle_input(
-                    now,
-                    SessionInput::RequestKeyframe {
-                        track: track.to_string(),
-                    },
-                );
-                outputs.drain(&mut session);
+                input(&mut connection, now, ConnectionInput::Timeout);
+                outputs.drain(&mut connection);
                 continue;
             }
             9 => {
-                session.handle_input(now, SessionInput::Command(SessionCommand::Close));
-                outputs.drain(&mut session);
-                assert!(session.is_closed(), "Close command leaves the session open");
+                let close = ConnectionInput::Command(ConnectionCommand::Close);
+                input(&mut connection, now, close);
+                outputs.drain(&mut connection);
+                assert!(
+                    connection.is_closed(),
+                    "Close command leaves the connection open"
+                );
                 continue;
             }
             _ => {
@@ -228,28 +227,26 @@ pub fn session_datagram(data: &[u8]) {
                 b.take(len).to_vec()
             }
         };
-        let _ = session.accepts(source, destination, &contents);
-        session.handle_input(
-            now,
-            SessionInput::Datagram {
-                source,
-                destination,
-                contents,
-            },
-        );
-        outputs.drain(&mut session);
+        let _ = connection.accepts(source, destination, &contents);
+        let datagram = ConnectionInput::Datagram {
+            source,
+            destination,
+            contents,
+        };
+        input(&mut connection, now, datagram);
+        outputs.drain(&mut connection);
     }
     now += Duration::from_secs(30);
-    session.handle_timeout(now);
-    outputs.drain(&mut session);
+    input(&mut connection, now, ConnectionInput::Timeout);
+    outputs.drain(&mut connection);
     assert!(
-        session.is_closed(),
-        "a session never connected is closed after its connect timeout"
+        connection.is_closed(),
+        "a connection never connected is closed after its connect timeout"
     );
     assert!(outputs.closed, "the close was reported");
 }
 
-/// Checks on a session's outputs across a run.
+/// Checks on a connection's outputs across a run.
 #[derive(Default)]
 struct Outputs {
     answer: Option<String>,
@@ -257,19 +254,19 @@ struct Outputs {
 }
 
 impl Outputs {
-    fn drain(&mut self, session: &mut Session) {
-        while let Some(out) = session.poll_output() {
+    fn drain(&mut self, connection: &mut Connection) {
+        while let Some(out) = connection.poll_output() {
             assert!(!self.closed, "output after the Closed report: {out:?}");
             match out {
-                SessionOutput::Transmit { source, .. } => {
+                ConnectionOutput::Transmit { source, .. } => {
                     assert_eq!(source, LOCAL, "transmit from an address that is not ours");
                 }
-                SessionOutput::Report(SessionReport::Answer { sdp }) => {
+                ConnectionOutput::Report(ConnectionReport::Answer { sdp }) => {
                     assert!(self.answer.is_none(), "second answer report");
                     self.answer = Some(sdp);
                 }
-                SessionOutput::Report(SessionReport::Closed { .. }) => self.closed = true,
-                SessionOutput::Frame(_) | SessionOutput::Label(_) => {}
+                ConnectionOutput::Report(ConnectionReport::Closed(_)) => self.closed = true,
+                ConnectionOutput::File(_) | ConnectionOutput::Event(_) => {}
             }
         }
     }
@@ -318,13 +315,13 @@ mod tests {
     use super::*;
 
     /// The signed request the datagram target builds really passes str0m's integrity check: the
-    /// session answers it with a binding success response.
+    /// connection answers it with a binding success response.
     #[test]
     fn signed_binding_request_is_answered() {
         let now = base_instant();
-        let mut session = Session::new(now, config(), FIRST_OFFER).expect("offer accepted");
+        let mut connection = connect(now, FIRST_OFFER);
         let mut outputs = Outputs::default();
-        outputs.drain(&mut session);
+        outputs.drain(&mut connection);
         let (ufrag, pwd) = ice_creds(&outputs.answer.take().expect("answer")).expect("creds");
         let (remote_ufrag, _) = ice_creds(FIRST_OFFER).expect("offer creds");
         let request = binding_request(
@@ -335,17 +332,15 @@ mod tests {
             1 << 24,
         );
         let contents = request.clone();
-        session.handle_input(
-            now,
-            SessionInput::Datagram {
-                source: REMOTES[0],
-                destination: LOCAL,
-                contents,
-            },
-        );
+        let datagram = ConnectionInput::Datagram {
+            source: REMOTES[0],
+            destination: LOCAL,
+            contents,
+        };
+        input(&mut connection, now, datagram);
         let mut answered = false;
-        while let Some(out) = session.poll_output() {
-            if let SessionOutput::Transmit {
+        while let Some(out) = connection.poll_output() {
+            if let ConnectionOutput::Transmit {
                 destination,
                 contents,
                 ..
@@ -361,8 +356,8 @@ mod tests {
             "no binding success response to a correctly signed request"
         );
         // A wrong password is not answered.
-        let mut session = Session::new(now, config(), FIRST_OFFER).expect("offer accepted");
-        while session.poll_output().is_some() {}
+        let mut connection = connect(now, FIRST_OFFER);
+        while connection.poll_output().is_some() {}
         let bad = binding_request(
             &format!("{ufrag}:{remote_ufrag}"),
             "wrong-password-000000",
@@ -370,16 +365,14 @@ mod tests {
             true,
             1 << 24,
         );
-        session.handle_input(
-            now,
-            SessionInput::Datagram {
-                source: REMOTES[0],
-                destination: LOCAL,
-                contents: bad,
-            },
-        );
-        while let Some(out) = session.poll_output() {
-            if let SessionOutput::Transmit { contents, .. } = out {
+        let datagram = ConnectionInput::Datagram {
+            source: REMOTES[0],
+            destination: LOCAL,
+            contents: bad,
+        };
+        input(&mut connection, now, datagram);
+        while let Some(out) = connection.poll_output() {
+            if let ConnectionOutput::Transmit { contents, .. } = out {
                 assert!(!StunMessage::parse(&contents)
                     .is_ok_and(|m| m.is_successful_binding_response()));
             }

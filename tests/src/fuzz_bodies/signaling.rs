@@ -1,12 +1,13 @@
-//! `signaling_room`: WebSocket text, session reports and timeouts into a `Room`, with a mirror of
-//! the connections it announced, checked after every step.
+//! `signaling_room`: WebSocket text, connection reports and timeouts into a `Room`, with a mirror
+//! of the connections it announced, checked after every step.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use roomrec_core::room::{
-    Room, RoomConfig, RoomInput, RoomOutput, SessionCommand, SessionKey, SessionReport,
+use roomrec_core::connection::{
+    CloseReason, ConnectionCommand, ConnectionHandle, ConnectionReport, SessionKey,
 };
+use roomrec_core::room::{Room, RoomConfig, RoomInput, RoomOutput};
 use roomrec_core::signaling::password::DEFAULT_SALT;
 use roomrec_core::signaling::{datachannel, Dialect, Password};
 use serde_json::Value;
@@ -17,8 +18,8 @@ const WANTED: &str = "cam1";
 /// Layout: byte 0 picks the room (bit 0: official dialect, else relay; bit 1: default password,
 /// else none; bit 2: record only `cam1`; bit 3: signaling starts up). The rest is split on `\n`
 /// into steps. A step starting with a byte below 0x08 is a directive:
-/// `01` up, `02` down, `03` shutdown, `04 k sdp..` Answer report for key k, `05 k reason..` Closed
-/// report for key k, `06 d` advance the clock by d² × 10 ms, `07 json..` the JSON with its
+/// `01` up, `02` down, `03` shutdown, `04 k sdp..` Answer report for handle k, `05 k reason..`
+/// Closed report for handle k, `06 d` advance the clock by d² × 10 ms, `07 json..` the JSON with its
 /// `description` / `candidates` sealed with the room's key. Any other step is a text frame in which
 /// `$ME` and `$ROOM` become our peer id and the wire room id (so inputs can address us). Every text
 /// also goes through the data-channel decoder.
@@ -41,6 +42,7 @@ pub fn signaling_room(data: &[u8]) {
         },
         record_streams: (flags & 4 != 0).then(|| vec![WANTED.to_string()]),
         seed: 7,
+        connection: Default::default(),
     };
     let mut h = Harness::new(config);
     if flags & 8 != 0 {
@@ -61,10 +63,10 @@ struct Harness {
     room: Room,
     now: Instant,
     filter: Option<Vec<String>>,
-    /// Connections the room announced (StartSession) and did not close yet.
-    live: BTreeSet<SessionKey>,
-    /// Every key ever started, for reports.
-    keys: Vec<SessionKey>,
+    /// Connections the room announced (StartConnection) and did not close yet.
+    live: BTreeMap<ConnectionHandle, SessionKey>,
+    /// Every handle ever started, for reports.
+    handles: Vec<ConnectionHandle>,
     signaling_up: bool,
     shut_down: bool,
 }
@@ -76,8 +78,8 @@ impl Harness {
             filter: config.record_streams.clone(),
             room: Room::new(config, now),
             now,
-            live: BTreeSet::new(),
-            keys: Vec::new(),
+            live: BTreeMap::new(),
+            handles: Vec::new(),
             signaling_up: false,
             shut_down: false,
         }
@@ -90,17 +92,18 @@ impl Harness {
             Some((2, _)) => self.input(RoomInput::SignalingDown),
             Some((3, _)) => self.input(RoomInput::Shutdown),
             Some((4, rest)) => {
-                let (key, sdp) = self.key(rest);
-                self.input(RoomInput::FromSession(key, SessionReport::Answer { sdp }));
+                let (handle, sdp) = self.handle(rest);
+                self.input(RoomInput::FromConnection(
+                    handle,
+                    ConnectionReport::Answer { sdp },
+                ));
             }
             Some((5, rest)) => {
-                let (key, reason) = self.key(rest);
-                // The session is gone whether or not the room still knew it.
-                self.live.remove(&key);
-                self.input(RoomInput::FromSession(
-                    key,
-                    SessionReport::Closed { reason },
-                ));
+                let (handle, reason) = self.handle(rest);
+                // The connection is gone whether or not the room still knew it.
+                self.live.remove(&handle);
+                let reason = ConnectionReport::Closed(CloseReason::Rtc(reason));
+                self.input(RoomInput::FromConnection(handle, reason));
             }
             Some((6, rest)) => {
                 let d = u64::from(rest.first().copied().unwrap_or(1));
@@ -126,17 +129,14 @@ impl Harness {
         self.input(RoomInput::SignalingText(text));
     }
 
-    /// A key for a report: one the room started (by index), or a made-up one.
-    fn key(&self, rest: &[u8]) -> (SessionKey, String) {
+    /// A handle for a report: one the room started (by index), or a made-up one.
+    fn handle(&self, rest: &[u8]) -> (ConnectionHandle, String) {
         let (k, text) = rest.split_first().map_or((0, &[][..]), |(k, t)| (*k, t));
-        let key = match self.keys.len() {
-            0 => SessionKey {
-                peer: "peer".into(),
-                session: "session".into(),
-            },
-            n => self.keys[usize::from(k) % n].clone(),
+        let handle = match self.handles.len() {
+            0 => ConnectionHandle(u64::from(k)),
+            n => self.handles[usize::from(k) % n],
         };
-        (key, String::from_utf8_lossy(text).into_owned())
+        (handle, String::from_utf8_lossy(text).into_owned())
     }
 
     /// Encrypts `description` / `candidates` like a publisher with the room's password would.
@@ -181,7 +181,7 @@ impl Harness {
     }
 
     fn timeouts(&mut self) {
-        self.room.handle_timeout(self.now);
+        self.room.handle_input(self.now, RoomInput::Timeout);
         self.drain();
         if let Some(t) = self.room.poll_timeout() {
             assert!(
@@ -202,8 +202,8 @@ impl Harness {
                         serde_json::from_str(&text).expect("outgoing signaling is JSON");
                     assert!(value.is_object(), "outgoing signaling is an object: {text}");
                 }
-                RoomOutput::StartSession(start) => {
-                    assert!(!self.shut_down, "session started after shutdown");
+                RoomOutput::StartConnection(start) => {
+                    assert!(!self.shut_down, "connection started after shutdown");
                     if let Some(filter) = &self.filter {
                         assert!(
                             filter.contains(&start.stream_id),
@@ -212,27 +212,35 @@ impl Harness {
                         );
                     }
                     assert!(
-                        self.live.insert(start.key.clone()),
-                        "second StartSession for live {}",
+                        !self.handles.contains(&start.handle),
+                        "handle {} handed out twice",
+                        start.handle
+                    );
+                    assert!(
+                        !self.live.values().any(|k| *k == start.key),
+                        "second StartConnection for live {}",
                         start.key
                     );
-                    self.keys.push(start.key);
+                    self.live.insert(start.handle, start.key);
+                    self.handles.push(start.handle);
                 }
-                RoomOutput::ToSession(key, SessionCommand::Close) => {
-                    assert!(self.live.remove(&key), "Close for {key}, which is not live");
+                RoomOutput::ToConnection(handle, ConnectionCommand::Close) => {
+                    let closed = self.live.remove(&handle);
+                    assert!(closed.is_some(), "Close for {handle}, which is not live");
                 }
-                RoomOutput::ToSession(key, SessionCommand::RemoteCandidates(list)) => {
+                RoomOutput::ToConnection(handle, ConnectionCommand::RemoteCandidates(list)) => {
                     assert!(
-                        self.live.contains(&key),
-                        "candidates for {key}, which is not live"
+                        self.live.contains_key(&handle),
+                        "candidates for {handle}, which is not live"
                     );
-                    assert!(!list.is_empty(), "empty candidate list routed to {key}");
+                    assert!(!list.is_empty(), "empty candidate list routed to {handle}");
                 }
             }
         }
-        let room_keys: BTreeSet<SessionKey> = self.room.connection_keys().cloned().collect();
+        let room_keys: BTreeSet<&SessionKey> = self.room.connection_keys().collect();
+        let live: BTreeSet<&SessionKey> = self.live.values().collect();
         assert_eq!(
-            room_keys, self.live,
+            room_keys, live,
             "room connections differ from what it announced"
         );
     }

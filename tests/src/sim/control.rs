@@ -123,10 +123,13 @@ impl Sim {
         );
     }
 
-    /// Runs the end-of-run checks of the observer; returns every violation seen.
+    /// Runs the end-of-run checks of the observer and reads back every file; returns every
+    /// violation seen.
     pub fn finish(&mut self) -> Vec<String> {
         let now: Instant = self.now;
         self.recorder.observer.finish(now);
-        self.recorder.observer.violations.clone()
+        let mut violations = self.recorder.observer.violations.clone();
+        violations.extend(super::files_check::check_files(&self.recorder.files));
+        violations
     }
 }

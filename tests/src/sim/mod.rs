@@ -17,18 +17,21 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use roomrec_core::connection::{ConnectionSettings, SessionKey};
 use roomrec_core::media::{Codec, TrackKind};
 use roomrec_core::publisher::{Publisher, PublisherConfig, PublisherOutput, Track};
-use roomrec_core::room::{RoomConfig, RoomInput, SessionKey};
+use roomrec_core::room::{RoomConfig, RoomInput};
 use roomrec_core::signaling::{Dialect, Password};
 use roomrec_io_tokio::relay::routing::{ClientId, Relay};
 use roomrec_io_tokio::relay::RelayDialect;
 
 mod control;
 pub mod dtls;
+pub mod files_check;
 pub mod hostile;
 pub mod net;
 pub mod observe;
+pub mod observe_media;
 pub mod recorder;
 pub mod scenario;
 pub mod strategy;
@@ -143,10 +146,13 @@ impl Sim {
             dialect: config.dialect,
             record_streams: config.record_streams.clone(),
             seed: config.seed,
+            connection: ConnectionSettings {
+                video_codecs: config.video_codecs.clone(),
+                ..ConnectionSettings::default()
+            },
         };
         let recorder_ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1));
-        let mut recorder =
-            RecorderNode::new(start, room_config, recorder_ip, config.video_codecs.clone());
+        let mut recorder = RecorderNode::new(start, room_config, recorder_ip);
         recorder.report_delay = config.report_delay;
         Sim {
             relay: Relay::new(relay_dialect, config.seed ^ 0xa5a5),
@@ -385,7 +391,7 @@ impl Sim {
         }
     }
 
-    /// Frames the recorder core emitted for a stream, per track kind (needs `keep_frames`).
+    /// Frames str0m handed to the stream's connections, per track kind (needs `keep_frames`).
     pub fn frame_counts(&self, stream_id: &str) -> (usize, usize) {
         let frames = self
             .recorder

@@ -5,7 +5,8 @@
 //! of the property it breaks:
 //! (a) candidates reach the connection of their (peer, session) and no other;
 //! (b) answers go to the peer and session of a live offer, sealed like it;
-//! (c) never two live connections for one stream.
+//! (c) never two live connections for one stream;
+//! (f), (g): frames and files, see [`super::observe_media`].
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::BTreeMap;
@@ -13,9 +14,12 @@ use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use roomrec_core::media::MediaFrame;
-use roomrec_core::room::{RoomOutput, SessionCommand, SessionKey, SessionReport};
+use roomrec_core::connection::{
+    ConnectionCommand, ConnectionEvent, ConnectionHandle, ConnectionReport, FileOp, SessionKey,
+};
+use roomrec_core::room::RoomOutput;
 
+use super::observe_media::{MediaChecks, Violation};
 use super::wire::{candidate_ports, normalize_sdp, Seen, WireView};
 
 /// How long the room keeps candidates that arrive before their offer (core `room/queue.rs`).
@@ -44,6 +48,7 @@ struct Delivery {
 /// One connection the recorder created.
 #[derive(Debug)]
 pub struct SessionSeen {
+    pub handle: ConnectionHandle,
     pub key: SessionKey,
     pub stream: String,
     pub addr: SocketAddr,
@@ -70,6 +75,10 @@ pub struct Observer {
     pub sessions: Vec<SessionSeen>,
     /// Every RemoteCandidates command the room gave: when, to whom, how many.
     pub candidate_commands: Vec<(Instant, SessionKey, usize)>,
+    /// Which connection each handle the room gave out belongs to.
+    handles: BTreeMap<ConnectionHandle, SessionKey>,
+    /// Properties (f) and (g).
+    pub media: MediaChecks,
 }
 
 impl Observer {
@@ -88,6 +97,30 @@ impl Observer {
             deliveries: Vec::new(),
             sessions: Vec::new(),
             candidate_commands: Vec::new(),
+            handles: BTreeMap::new(),
+            media: MediaChecks::default(),
+        }
+    }
+
+    /// When the run started.
+    pub fn start(&self) -> Instant {
+        self.start
+    }
+
+    /// The connection a handle was given to (a made-up key for one the room never gave out).
+    pub fn key_of(&self, handle: ConnectionHandle) -> SessionKey {
+        self.handles
+            .get(&handle)
+            .cloned()
+            .unwrap_or_else(|| SessionKey {
+                peer: format!("unknown{handle}"),
+                session: String::new(),
+            })
+    }
+
+    fn violations(&mut self, now: Instant, found: Vec<Violation>) {
+        for (property, what) in found {
+            self.violation(property, now, what);
         }
     }
 
@@ -176,37 +209,29 @@ impl Observer {
     pub fn room_output(&mut self, now: Instant, output: &RoomOutput) {
         match output {
             RoomOutput::SendSignaling(text) => self.signaling_out(now, text),
-            RoomOutput::StartSession(start) => {
-                let line = format!(
-                    "start {} {} enc={}",
-                    start.key, start.stream_id, start.encrypted
-                );
+            RoomOutput::StartConnection(start) => {
+                let line = format!("start {} {} {}", start.handle, start.key, start.stream_id);
                 self.record(now, line);
-                match self.offers.get(&start.key) {
-                    None => self.violation(
-                        'b',
-                        now,
-                        format!("session {} started without an offer", start.key),
-                    ),
-                    Some(enc) if *enc != start.encrypted => self.violation(
-                        'b',
-                        now,
-                        format!(
-                            "session {} encrypted={} but its offer was {enc}",
-                            start.key, start.encrypted
-                        ),
-                    ),
-                    Some(_) => {}
+                if self.handles.contains_key(&start.handle) {
+                    let what = format!("handle {} given out twice", start.handle);
+                    self.violation('b', now, what);
+                }
+                self.handles.insert(start.handle, start.key.clone());
+                if !self.offers.contains_key(&start.key) {
+                    let what = format!("connection {} started without an offer", start.key);
+                    self.violation('b', now, what);
                 }
             }
-            RoomOutput::ToSession(key, SessionCommand::RemoteCandidates(list)) => {
+            RoomOutput::ToConnection(handle, ConnectionCommand::RemoteCandidates(list)) => {
+                let key = self.key_of(*handle);
                 let cands: Vec<String> = list.iter().map(|c| strip(&c.candidate)).collect();
                 self.record(now, format!("candidates {key} {cands:?}"));
                 self.candidate_commands
                     .push((now, key.clone(), cands.len()));
-                self.check_candidates(now, key, cands);
+                self.check_candidates(now, &key, cands);
             }
-            RoomOutput::ToSession(key, SessionCommand::Close) => {
+            RoomOutput::ToConnection(handle, ConnectionCommand::Close) => {
+                let key = self.key_of(*handle);
                 self.record(now, format!("close {key}"))
             }
         }
@@ -338,10 +363,11 @@ impl Observer {
         }
     }
 
-    /// The recorder created a connection (after the room's StartSession).
+    /// The recorder created a connection (after the room's StartConnection).
     pub fn session_started(
         &mut self,
         now: Instant,
+        handle: ConnectionHandle,
         key: &SessionKey,
         stream: &str,
         addr: SocketAddr,
@@ -356,6 +382,7 @@ impl Observer {
             );
         }
         self.sessions.push(SessionSeen {
+            handle,
             key: key.clone(),
             stream: stream.to_string(),
             addr,
@@ -365,47 +392,103 @@ impl Observer {
         });
     }
 
-    pub fn session_ended(&mut self, now: Instant, key: &SessionKey) {
-        if let Some(i) = self.live_session(key) {
-            self.sessions[i].ended = Some(now);
+    pub fn session_ended(&mut self, now: Instant, handle: ConnectionHandle) {
+        if let Some(s) = self
+            .sessions
+            .iter_mut()
+            .rev()
+            .find(|s| s.handle == handle && s.ended.is_none())
+        {
+            s.ended = Some(now);
         }
     }
 
-    pub fn session_report(&mut self, now: Instant, key: &SessionKey, report: &SessionReport) {
+    pub fn session_report(
+        &mut self,
+        now: Instant,
+        handle: ConnectionHandle,
+        report: &ConnectionReport,
+    ) {
+        let key = self.key_of(handle);
         match report {
-            SessionReport::Answer { sdp } => {
+            ConnectionReport::Answer { sdp } => {
                 self.record(now, format!("session answer {key} {}", normalize_sdp(sdp)))
             }
-            SessionReport::Closed { reason } => self.record(now, format!("closed {key}: {reason}")),
+            ConnectionReport::Closed(reason) => {
+                self.record(now, format!("closed {key}: {reason}"));
+                let found = self.media.closed(handle);
+                self.violations(now, found);
+            }
         }
     }
 
-    pub fn label(&mut self, now: Instant, key: &SessionKey, label: &str) {
-        self.record(now, format!("label {key} {label:?}"));
-    }
-
-    pub fn frame(&mut self, now: Instant, key: &SessionKey, stream: &str, frame: &MediaFrame) {
-        let mut h = DefaultHasher::new();
-        frame.data.hash(&mut h);
-        let line = format!(
-            "frame {key} {} {:?} rtp={} key={} len={} {:016x}",
-            frame.track,
-            frame.codec,
-            frame.rtp_time,
-            frame.keyframe,
-            frame.data.len(),
-            h.finish()
-        );
+    pub fn file_op(&mut self, now: Instant, handle: ConnectionHandle, op: &FileOp) {
+        let line = match op {
+            FileOp::Open {
+                file, base_name, ..
+            } => format!("open {handle} {file:?} {base_name}"),
+            // Not the bytes: a file's start time comes from the publisher's sender reports, and
+            // str0m maps their NTP time from the real clock.
+            FileOp::Write { file, bytes } => format!("write {file:?} len={}", bytes.len()),
+            FileOp::Flush { file } => format!("flush {file:?}"),
+            FileOp::Finalize { file, patches } => format!("finalize {file:?} {}", patches.len()),
+            FileOp::Record(r) => format!("record {} {} {:?}", r.file_id, r.event, r.frames),
+        };
         self.record(now, line);
-        // Property (c) again, where it matters: frames only from the one live connection.
-        let others = self.live_for_stream(stream, Some(key));
-        if !others.is_empty() {
-            self.violation(
-                'c',
-                now,
-                format!("frame from {key} for {stream:?} while {others:?} also live"),
-            );
-        }
+        let found = self.media.file_op(handle, op);
+        self.violations(now, found);
+    }
+
+    /// Everything a connection reports as an event.
+    pub fn event(
+        &mut self,
+        now: Instant,
+        handle: ConnectionHandle,
+        stream: &str,
+        event: &ConnectionEvent,
+    ) {
+        let key = self.key_of(handle);
+        let found = match event {
+            ConnectionEvent::Connected => {
+                self.record(now, format!("connected {key}"));
+                Vec::new()
+            }
+            ConnectionEvent::Label(label) => {
+                self.record(now, format!("label {key} {label:?}"));
+                Vec::new()
+            }
+            ConnectionEvent::KeyframeRequested { track } => {
+                self.record(now, format!("keyframe request {key} {track}"));
+                self.media.keyframe_requested(now, handle, track)
+            }
+            ConnectionEvent::FrameReceived(frame) => {
+                let line = format!(
+                    "frame {key} {} {:?} rtp={} key={} contiguous={} len={} {:016x}",
+                    frame.track,
+                    frame.codec,
+                    frame.rtp_time,
+                    frame.keyframe,
+                    frame.contiguous,
+                    frame.bytes,
+                    frame.digest
+                );
+                self.record(now, line);
+                // Property (c) again, where it matters: frames only from the one live connection.
+                let others = self.live_for_stream(stream, Some(&key));
+                if !others.is_empty() {
+                    self.violation(
+                        'c',
+                        now,
+                        format!("frame from {key} for {stream:?} while {others:?} also live"),
+                    );
+                }
+                self.media.received(now, handle, frame)
+            }
+            ConnectionEvent::FrameWritten { file, frame } => {
+                self.media.written(now, handle, *file, frame)
+            }
+        };
+        self.violations(now, found);
     }
 
     /// Property (a), the other half: candidates that arrived for a connection that existed (or
@@ -432,6 +515,8 @@ impl Observer {
         for m in missing {
             self.violation('a', now, m);
         }
+        let found = self.media.finish(now);
+        self.violations(now, found);
     }
 }
 

@@ -1,44 +1,59 @@
-//! The recorder as the simulation drives it: the core `Room` plus one core `Session` per
-//! connection, wired exactly as the tokio shell wires them, minus sockets and tasks. Session
-//! reports reach the room after the room's current outputs are handled (and `report_delay`
-//! later, so candidates can arrive between an offer and its answer), as through the shell's
-//! channel. Everything the core emits passes the [`Observer`].
+//! The recorder as the simulation drives it: the core `Room` plus one core `Connection` per
+//! publisher connection, built and drained exactly as the tokio shell does, with files kept in
+//! memory instead of on disk. Connection reports reach the room after the room's current outputs
+//! are handled (and `report_delay` later, so candidates can arrive between an offer and its
+//! answer), as through the shell's channel. Everything the core emits passes the [`Observer`].
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use roomrec_core::media::{Codec, MediaFrame};
-use roomrec_core::room::{
-    Room, RoomConfig, RoomInput, RoomOutput, SessionCommand, SessionKey, SessionReport,
+use roomrec_core::connection::{
+    Connection, ConnectionEvent, ConnectionHandle, ConnectionInput, ConnectionOutput,
+    ConnectionReport, FileOp, ReceivedFrame, SessionKey,
 };
-use roomrec_core::session::{Session, SessionConfig, SessionInput, SessionOutput};
+use roomrec_core::media::recorder::FileRecord;
+use roomrec_core::media::FileId;
+use roomrec_core::room::{Room, RoomConfig, RoomInput, RoomOutput};
 
 use super::net::Datagram;
 use super::observe::{Cause, Observer};
 use super::wire::WireView;
 
+/// A frame as str0m handed it to a connection.
 pub struct RecordedFrame {
     pub stream_id: String,
     pub key: SessionKey,
     pub at: Instant,
-    pub frame: MediaFrame,
+    pub frame: ReceivedFrame,
 }
 
-pub struct SimSession {
-    pub session: Session,
+pub struct SimConnection {
+    pub connection: Connection,
+    pub key: SessionKey,
     pub stream_id: String,
     pub addr: SocketAddr,
 }
 
+/// A file the recorder wrote, in memory.
+pub struct MemFile {
+    pub handle: ConnectionHandle,
+    pub name: String,
+    pub bytes: Vec<u8>,
+    pub finalized: bool,
+    /// The latest manifest record.
+    pub record: Option<FileRecord>,
+}
+
 pub struct RecorderNode {
     pub room: Room,
-    pub sessions: BTreeMap<SessionKey, SimSession>,
+    pub connections: BTreeMap<ConnectionHandle, SimConnection>,
     pub frames: Vec<RecordedFrame>,
-    /// Every session ever started, in order, with its stream id.
+    /// Every connection ever started, in order, with its stream id.
     pub started: Vec<(SessionKey, String)>,
     pub closed: Vec<(SessionKey, String)>,
     pub labels: BTreeMap<SessionKey, String>,
+    pub files: BTreeMap<FileId, MemFile>,
     pub signaling_out: Vec<String>,
     pub datagrams_out: Vec<Datagram>,
     pub observer: Observer,
@@ -46,23 +61,22 @@ pub struct RecorderNode {
     pub keep_frames: bool,
     /// Frames per stream id.
     pub frame_count: BTreeMap<String, u64>,
-    /// How long a session report takes to reach the room (the shell's channel and task switch).
+    /// How long a connection report takes to reach the room (the shell's channel and task switch).
     pub report_delay: Duration,
-    reports: VecDeque<(Instant, SessionKey, SessionReport)>,
+    reports: VecDeque<(Instant, ConnectionHandle, ConnectionReport)>,
     ip: IpAddr,
     next_port: u16,
-    next_seed: u64,
-    video_codecs: Vec<Codec>,
+}
+
+/// Wall clock of the simulation's start (file names and manifest times).
+fn wall(start: Instant, now: Instant) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000) + (now - start)
 }
 
 impl RecorderNode {
-    pub fn new(
-        now: Instant,
-        config: RoomConfig,
-        ip: IpAddr,
-        video_codecs: Vec<Codec>,
-    ) -> RecorderNode {
-        let next_seed = config.seed.wrapping_mul(31).wrapping_add(7);
+    /// `config.connection` is used with `observe_frames` on: the observer checks every frame.
+    pub fn new(now: Instant, mut config: RoomConfig, ip: IpAddr) -> RecorderNode {
+        config.connection.observe_frames = true;
         let dialect = config.dialect;
         let room = Room::new(config, now);
         let view = WireView {
@@ -73,11 +87,12 @@ impl RecorderNode {
         };
         RecorderNode {
             room,
-            sessions: BTreeMap::new(),
+            connections: BTreeMap::new(),
             frames: Vec::new(),
             started: Vec::new(),
             closed: Vec::new(),
             labels: BTreeMap::new(),
+            files: BTreeMap::new(),
             signaling_out: Vec::new(),
             datagrams_out: Vec::new(),
             observer: Observer::new(view, now),
@@ -87,8 +102,6 @@ impl RecorderNode {
             reports: VecDeque::new(),
             ip,
             next_port: 40_000,
-            next_seed,
-            video_codecs,
         }
     }
 
@@ -101,7 +114,10 @@ impl RecorderNode {
             RoomInput::SignalingUp => Some(Cause::Control("signaling up")),
             RoomInput::SignalingDown => Some(Cause::Control("signaling down")),
             RoomInput::Shutdown => Some(Cause::Control("shutdown")),
-            RoomInput::FromSession(key, _) => Some(Cause::Report(key.clone())),
+            RoomInput::Timeout => Some(Cause::Timeout),
+            RoomInput::FromConnection(handle, _) => {
+                Some(Cause::Report(self.observer.key_of(*handle)))
+            }
         };
         if let Some(cause) = cause {
             self.observer.set_cause(cause);
@@ -111,27 +127,30 @@ impl RecorderNode {
     }
 
     pub fn receive(&mut self, now: Instant, datagram: Datagram) {
-        let Some(key) = self
-            .sessions
+        let Some(handle) = self
+            .connections
             .iter()
-            .find(|(_, s)| s.addr == datagram.destination)
-            .map(|(k, _)| k.clone())
+            .find(|(_, c)| c.addr == datagram.destination)
+            .map(|(h, _)| *h)
         else {
             return;
         };
-        let input = SessionInput::Datagram {
+        let input = ConnectionInput::Datagram {
             source: datagram.source,
             destination: datagram.destination,
             contents: datagram.contents,
         };
-        self.session_input(now, &key, input);
+        self.connection_input(now, handle, input);
         self.settle(now);
     }
 
     pub fn next_timeout(&self) -> Option<Instant> {
-        let sessions = self.sessions.values().map(|s| s.session.poll_timeout());
+        let connections = self
+            .connections
+            .values()
+            .filter_map(|c| c.connection.poll_timeout());
         let reports = self.reports.front().map(|(due, _, _)| *due);
-        sessions
+        connections
             .chain(self.room.poll_timeout())
             .chain(reports)
             .min()
@@ -139,47 +158,44 @@ impl RecorderNode {
 
     pub fn handle_timeouts(&mut self, now: Instant) {
         if self.room.poll_timeout().is_some_and(|t| t <= now) {
-            self.observer.set_cause(Cause::Timeout);
-            self.room.handle_timeout(now);
-            self.settle(now);
+            self.room_input(now, RoomInput::Timeout);
         }
-        let due: Vec<SessionKey> = self
-            .sessions
+        let due: Vec<ConnectionHandle> = self
+            .connections
             .iter()
-            .filter(|(_, s)| s.session.poll_timeout() <= now)
-            .map(|(k, _)| k.clone())
+            .filter(|(_, c)| c.connection.poll_timeout().is_some_and(|t| t <= now))
+            .map(|(h, _)| *h)
             .collect();
-        for key in due {
-            if let Some(s) = self.sessions.get_mut(&key) {
-                s.session.handle_timeout(now);
-            }
-            self.drain_session(now, &key);
+        for handle in due {
+            self.connection_input(now, handle, ConnectionInput::Timeout);
         }
         self.settle(now);
     }
 
-    /// Hands the room's outputs out, then feeds queued session reports back one at a time.
+    /// Hands the room's outputs out, then feeds queued connection reports back one at a time.
     fn settle(&mut self, now: Instant) {
         loop {
             self.drain_room(now);
             if self.reports.front().is_none_or(|(due, _, _)| *due > now) {
                 break;
             }
-            let Some((_, key, report)) = self.reports.pop_front() else {
+            let Some((_, handle, report)) = self.reports.pop_front() else {
                 break;
             };
-            self.observer.set_cause(Cause::Report(key.clone()));
+            self.observer
+                .set_cause(Cause::Report(self.observer.key_of(handle)));
             self.room
-                .handle_input(now, RoomInput::FromSession(key, report));
+                .handle_input(now, RoomInput::FromConnection(handle, report));
         }
         self.observer.set_cause(Cause::Idle);
     }
 
-    fn session_input(&mut self, now: Instant, key: &SessionKey, input: SessionInput) {
-        if let Some(s) = self.sessions.get_mut(key) {
-            s.session.handle_input(now, input);
+    fn connection_input(&mut self, now: Instant, handle: ConnectionHandle, input: ConnectionInput) {
+        if let Some(c) = self.connections.get_mut(&handle) {
+            let wall = wall(self.observer.start(), now);
+            c.connection.handle_input(now, wall, input);
         }
-        self.drain_session(now, key);
+        self.drain_connection(now, handle);
     }
 
     fn drain_room(&mut self, now: Instant) {
@@ -187,67 +203,44 @@ impl RecorderNode {
             self.observer.room_output(now, &output);
             match output {
                 RoomOutput::SendSignaling(text) => self.signaling_out.push(text),
-                RoomOutput::StartSession(start) => {
+                RoomOutput::StartConnection(start) => {
                     let addr = SocketAddr::new(self.ip, self.next_port);
                     self.next_port = self.next_port.wrapping_add(1).max(40_000);
-                    self.next_seed += 1;
-                    let config = SessionConfig {
-                        key: start.key.clone(),
-                        stream_id: start.stream_id.clone(),
-                        cipher: self.room.secrets().cipher.clone(),
-                        local_addrs: vec![addr],
-                        video_codecs: self.video_codecs.clone(),
-                        audio: true,
-                        video: true,
-                        label: "roomrec".into(),
-                        connect_timeout: Duration::from_secs(10),
-                        seed: self.next_seed,
+                    let (handle, key, stream_id) =
+                        (start.handle, start.key.clone(), start.stream_id.clone());
+                    self.started.push((key.clone(), stream_id.clone()));
+                    self.observer
+                        .session_started(now, handle, &key, &stream_id, addr);
+                    // str0m draws its ids from this thread's generator: the simulation owns the
+                    // thread, so it seeds it for a reproducible run.
+                    fastrand::seed(start.seed);
+                    let wall = wall(self.observer.start(), now);
+                    let connection = Connection::new(now, wall, start, &[addr]);
+                    let c = SimConnection {
+                        connection,
+                        key,
+                        stream_id,
+                        addr,
                     };
-                    self.started
-                        .push((start.key.clone(), start.stream_id.clone()));
-                    match Session::new(now, config, &start.offer_sdp) {
-                        Ok(session) => {
-                            if self.sessions.remove(&start.key).is_some() {
-                                self.observer.session_ended(now, &start.key);
-                            }
-                            self.observer
-                                .session_started(now, &start.key, &start.stream_id, addr);
-                            let s = SimSession {
-                                session,
-                                stream_id: start.stream_id,
-                                addr,
-                            };
-                            self.sessions.insert(start.key.clone(), s);
-                            self.drain_session(now, &start.key);
-                        }
-                        Err(e) => {
-                            let report = SessionReport::Closed {
-                                reason: e.to_string(),
-                            };
-                            self.reports
-                                .push_back((now + self.report_delay, start.key, report));
-                        }
-                    }
+                    self.connections.insert(handle, c);
+                    self.drain_connection(now, handle);
                 }
-                RoomOutput::ToSession(key, command) => {
-                    let closing = command == SessionCommand::Close;
-                    self.session_input(now, &key, SessionInput::Command(command));
-                    if closing && self.sessions.remove(&key).is_some() {
-                        self.observer.session_ended(now, &key);
-                    }
+                RoomOutput::ToConnection(handle, command) => {
+                    self.connection_input(now, handle, ConnectionInput::Command(command));
                 }
             }
         }
     }
 
-    fn drain_session(&mut self, now: Instant, key: &SessionKey) {
-        let Some(s) = self.sessions.get_mut(key) else {
+    fn drain_connection(&mut self, now: Instant, handle: ConnectionHandle) {
+        let Some(c) = self.connections.get_mut(&handle) else {
             return;
         };
+        let key = c.key.clone();
         let mut closed = false;
-        while let Some(output) = s.session.poll_output() {
+        while let Some(output) = c.connection.poll_output() {
             match output {
-                SessionOutput::Transmit {
+                ConnectionOutput::Transmit {
                     source,
                     destination,
                     contents,
@@ -256,37 +249,85 @@ impl RecorderNode {
                     destination,
                     contents,
                 }),
-                SessionOutput::Report(report) => {
-                    self.observer.session_report(now, key, &report);
-                    if let SessionReport::Closed { reason } = &report {
-                        self.closed.push((key.clone(), reason.clone()));
+                ConnectionOutput::File(op) => {
+                    self.observer.file_op(now, handle, &op);
+                    apply_file_op(&mut self.files, handle, op);
+                }
+                ConnectionOutput::Report(report) => {
+                    self.observer.session_report(now, handle, &report);
+                    if let ConnectionReport::Closed(reason) = &report {
+                        self.closed.push((key.clone(), reason.to_string()));
                         closed = true;
                     }
                     self.reports
-                        .push_back((now + self.report_delay, key.clone(), report));
+                        .push_back((now + self.report_delay, handle, report));
                 }
-                SessionOutput::Frame(frame) => {
-                    self.observer.frame(now, key, &s.stream_id, &frame);
-                    *self.frame_count.entry(s.stream_id.clone()).or_default() += 1;
-                    if self.keep_frames {
-                        let stream_id = s.stream_id.clone();
-                        self.frames.push(RecordedFrame {
-                            stream_id,
-                            key: key.clone(),
-                            at: now,
-                            frame,
-                        });
+                ConnectionOutput::Event(event) => {
+                    self.observer.event(now, handle, &c.stream_id, &event);
+                    match event {
+                        ConnectionEvent::FrameReceived(frame) => {
+                            *self.frame_count.entry(c.stream_id.clone()).or_default() += 1;
+                            if self.keep_frames {
+                                self.frames.push(RecordedFrame {
+                                    stream_id: c.stream_id.clone(),
+                                    key: key.clone(),
+                                    at: now,
+                                    frame,
+                                });
+                            }
+                        }
+                        ConnectionEvent::Label(label) => {
+                            self.labels.insert(key.clone(), label);
+                        }
+                        _ => {}
                     }
-                }
-                SessionOutput::Label(label) => {
-                    self.observer.label(now, key, &label);
-                    self.labels.insert(key.clone(), label);
                 }
             }
         }
         if closed {
-            self.sessions.remove(key);
-            self.observer.session_ended(now, key);
+            self.connections.remove(&handle);
+            self.observer.session_ended(now, handle);
+        }
+    }
+}
+
+/// Carries out one file operation on the in-memory files.
+fn apply_file_op(files: &mut BTreeMap<FileId, MemFile>, handle: ConnectionHandle, op: FileOp) {
+    match op {
+        FileOp::Open {
+            file,
+            base_name,
+            extension,
+        } => {
+            let name = format!("{base_name}.{extension}");
+            let mem = MemFile {
+                handle,
+                name,
+                bytes: Vec::new(),
+                finalized: false,
+                record: None,
+            };
+            files.insert(file, mem);
+        }
+        FileOp::Write { file, bytes } => {
+            if let Some(f) = files.get_mut(&file) {
+                f.bytes.extend_from_slice(&bytes);
+            }
+        }
+        FileOp::Flush { .. } => {}
+        FileOp::Finalize { file, patches } => {
+            if let Some(f) = files.get_mut(&file) {
+                for p in patches {
+                    let at = usize::try_from(p.offset).expect("patch offset fits");
+                    f.bytes[at..at + p.bytes.len()].copy_from_slice(&p.bytes);
+                }
+                f.finalized = true;
+            }
+        }
+        FileOp::Record(record) => {
+            if let Some(f) = files.get_mut(&FileId(record.file_id)) {
+                f.record = Some(record);
+            }
         }
     }
 }

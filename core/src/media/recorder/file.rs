@@ -8,7 +8,7 @@ use super::clock::{ClockMode, Mapping};
 use super::factory::{Container, MuxerFactory};
 use super::group::Held;
 use super::interleave::{Interleaver, Queued, HOLD};
-use super::{FileId, RecorderOutput};
+use super::{FileId, FileOp, RecorderOutput};
 use crate::media::frame::{Codec, TrackKind};
 use crate::media::mux::Muxer;
 
@@ -29,6 +29,8 @@ pub(crate) fn default_frame_ns(kind: TrackKind) -> u64 {
 pub(crate) struct FileTrack {
     /// Index of the recorder track feeding this one.
     pub source: usize,
+    /// The track's mid (for observers).
+    pub mid: String,
     pub kind: TrackKind,
     pub codec: Codec,
     pub mapping: Mapping,
@@ -40,9 +42,16 @@ pub(crate) struct FileTrack {
 }
 
 impl FileTrack {
-    pub fn new(source: usize, codec: Codec, mapping: Mapping, frame_ns: u64) -> FileTrack {
+    pub fn new(
+        source: usize,
+        mid: String,
+        codec: Codec,
+        mapping: Mapping,
+        frame_ns: u64,
+    ) -> FileTrack {
         FileTrack {
             source,
+            mid,
             kind: codec.kind(),
             codec,
             mapping,
@@ -86,10 +95,31 @@ pub(crate) struct RecFile {
     released_pts: u64,
     /// End of the last frame, file time.
     pub end_ns: u64,
+    /// Report each frame handed to the muxer (`RecorderOutput::FrameWritten`).
+    observe_frames: bool,
+    written: Vec<WrittenFrame>,
+}
+
+/// A frame handed to the muxer, for observers (tests, status).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WrittenFrame {
+    /// Mid of the track it came from.
+    pub track: String,
+    pub keyframe: bool,
+    /// Its RTP time (extended), as in `MediaFrame::rtp_time`.
+    pub rtp_time: u64,
+    /// Its presentation time in the file, ns.
+    pub pts_ns: u64,
 }
 
 impl RecFile {
-    pub fn new(setup: FileSetup, muxer: Box<dyn Muxer>, header: Vec<u8>, now: Instant) -> RecFile {
+    pub fn new(
+        setup: FileSetup,
+        muxer: Box<dyn Muxer>,
+        header: Vec<u8>,
+        now: Instant,
+        observe_frames: bool,
+    ) -> RecFile {
         let resolutions = setup
             .resolution
             .map(|(w, h)| vec![(0, w, h)])
@@ -108,6 +138,8 @@ impl RecFile {
             tick_ns: 0,
             released_pts: 0,
             end_ns: 0,
+            observe_frames,
+            written: Vec::new(),
         }
     }
 
@@ -170,6 +202,7 @@ impl RecFile {
             track: pos,
             pts,
             keyframe: frame.keyframe,
+            rtp: frame.rtp,
             data: frame.data.clone(),
             at: now,
         });
@@ -201,6 +234,14 @@ impl RecFile {
             self.muxer
                 .write_frame(q.track, q.pts, q.keyframe, &q.data, &mut self.buf);
             track.frames += 1;
+            if self.observe_frames {
+                self.written.push(WrittenFrame {
+                    track: track.mid.clone(),
+                    keyframe: q.keyframe,
+                    rtp_time: q.rtp,
+                    pts_ns: q.pts,
+                });
+            }
             self.end_ns = self.end_ns.max(q.pts.saturating_add(track.frame_ns));
             self.released_pts = self.released_pts.max(q.pts);
             if track.kind == TrackKind::Video && q.keyframe {
@@ -222,19 +263,29 @@ impl RecFile {
 
     fn emit(&mut self, now: Instant, out: &mut VecDeque<RecorderOutput>) {
         let file = self.setup.id;
+        self.emit_written(out);
         if !self.buf.is_empty() {
-            out.push_back(RecorderOutput::Write {
+            out.push_back(RecorderOutput::File(FileOp::Write {
                 file,
                 bytes: std::mem::take(&mut self.buf),
-            });
+            }));
             self.dirty = true;
         }
         if self.dirty && (self.flush_now || now >= self.last_flush + FLUSH_INTERVAL) {
-            out.push_back(RecorderOutput::Flush { file });
+            out.push_back(RecorderOutput::File(FileOp::Flush { file }));
             self.dirty = false;
             self.flush_now = false;
             self.last_flush = now;
         }
+    }
+
+    fn emit_written(&mut self, out: &mut VecDeque<RecorderOutput>) {
+        let file = self.setup.id;
+        out.extend(
+            self.written
+                .drain(..)
+                .map(|frame| RecorderOutput::FrameWritten { file, frame }),
+        );
     }
 
     pub fn next_timeout(&self) -> Option<Instant> {
@@ -255,12 +306,13 @@ impl RecFile {
         self.release(now, true, factory);
         let patches = self.muxer.finish(&mut self.buf);
         let file = self.setup.id;
+        self.emit_written(out);
         if !self.buf.is_empty() {
-            out.push_back(RecorderOutput::Write {
+            out.push_back(RecorderOutput::File(FileOp::Write {
                 file,
                 bytes: std::mem::take(&mut self.buf),
-            });
+            }));
         }
-        out.push_back(RecorderOutput::Finalize { file, patches });
+        out.push_back(RecorderOutput::File(FileOp::Finalize { file, patches }));
     }
 }

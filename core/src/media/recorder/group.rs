@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use super::clock::{self, ClockMode, SR_CONSISTENCY};
 use super::factory::{Container, FileMeta};
 use super::file::{FileSetup, FileTrack, RecFile};
-use super::{manifest, naming, system_time, FileId, RecorderOutput, StreamRecorder};
+use super::{manifest, naming, system_time, FileId, FileOp, RecorderOutput, StreamRecorder};
 use crate::media::mux::TrackSpec;
 
 /// How long audio waits for a first video keyframe before an audio-only file opens.
@@ -206,6 +206,7 @@ impl StreamRecorder {
             });
             tracks.push(FileTrack::new(
                 v,
+                t.mid.clone(),
                 t.codec,
                 t.clock.mapping(mode),
                 t.frame_ns,
@@ -216,6 +217,7 @@ impl StreamRecorder {
             specs.push(TrackSpec::webrtc_opus());
             tracks.push(FileTrack::new(
                 a,
+                t.mid.clone(),
                 t.codec,
                 t.clock.mapping(mode),
                 t.frame_ns,
@@ -257,11 +259,11 @@ impl StreamRecorder {
             wall,
             &naming::group_suffix(g),
         );
-        self.out.push_back(RecorderOutput::OpenFile {
+        self.out.push_back(RecorderOutput::File(FileOp::Open {
             file: id,
             base_name: base_name.clone(),
             extension: container.extension(),
-        });
+        }));
         let meta = FileMeta {
             start_wall: system_time(start_wall_ns).unwrap_or(wall),
         };
@@ -279,7 +281,7 @@ impl StreamRecorder {
             start_wall_ns,
             resolution,
         };
-        let mut file = RecFile::new(setup, muxer, header, now);
+        let mut file = RecFile::new(setup, muxer, header, now, self.config.observe_frames);
         for h in &pending {
             file.push(0, h, now);
         }
@@ -332,22 +334,22 @@ impl StreamRecorder {
         };
         let record = manifest::record(&file, manifest::Event::Close, &ctx);
         log_record("finished", &record);
-        self.out.push_back(RecorderOutput::FileInfo(record));
+        self.out
+            .push_back(RecorderOutput::File(FileOp::Record(record)));
     }
 }
 
 /// One line per file event a user wants to see: which file, whose stream, what is in it.
-pub(super) fn log_record(what: &str, record: &serde_json::Value) {
-    let text = |k: &str| record[k].as_str().unwrap_or("-").to_string();
+pub(super) fn log_record(what: &str, record: &manifest::FileRecord) {
     tracing::info!(
-        file = %text("file"),
-        stream = %text("stream_id"),
-        video = %text("video_codec"),
-        audio = %text("audio_codec"),
-        clock = %text("clock"),
-        video_frames = record["frames"]["video"].as_u64().unwrap_or(0),
-        audio_frames = record["frames"]["audio"].as_u64().unwrap_or(0),
-        duration_ms = record["duration_ms"].as_u64().unwrap_or(0),
+        file = %record.file,
+        stream = %record.stream_id,
+        video = record.video_codec.unwrap_or("-"),
+        audio = record.audio_codec.unwrap_or("-"),
+        clock = record.clock,
+        video_frames = record.frames.video,
+        audio_frames = record.frames.audio,
+        duration_ms = record.duration_ms,
         "recording {what}"
     );
 }

@@ -17,6 +17,8 @@ pub(crate) struct Queued {
     pub track: usize,
     pub pts: u64,
     pub keyframe: bool,
+    /// The frame's RTP time (extended), for observers.
+    pub rtp: u64,
     pub data: Arc<[u8]>,
     pub at: Instant,
 }
@@ -89,6 +91,7 @@ mod tests {
             track,
             pts,
             keyframe: false,
+            rtp: 0,
             data: Arc::from(&[][..]),
             at,
         }

@@ -1,8 +1,6 @@
 //! Manifest records: one JSON object per file, re-sent when it opens, changes resolution or
 //! label, and closes. Wall times are RFC 3339 UTC (ms) plus unix ms, so separate files line up.
 
-use serde_json::{json, Value};
-
 use super::file::RecFile;
 use super::naming;
 use crate::media::frame::TrackKind;
@@ -35,7 +33,61 @@ impl Event {
     }
 }
 
-pub(crate) fn record(file: &RecFile, event: Event, ctx: &Context) -> Value {
+/// The manifest's description of one file, re-sent whole whenever it changes.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct FileRecord {
+    /// Why this record was sent: `open`, `resolution`, `label` or `close`.
+    pub event: &'static str,
+    /// The recorder's file id; the manifest keeps one entry per id.
+    pub file_id: u64,
+    /// File name as requested (`base.ext`); the writer may have appended a counter.
+    pub file: String,
+    /// Stream id without the password suffix, as the publisher sent it.
+    pub stream_id: String,
+    /// The stream id as it appears in file names.
+    pub stream_name: String,
+    /// `main`, `screen`, `screen2`, ...
+    pub role: String,
+    /// Guest display name (data-channel `info.label`), empty if none.
+    pub label: String,
+    /// `ts` or `webm`.
+    pub container: &'static str,
+    /// Codec names, if the file has such a track.
+    pub video_codec: Option<&'static str>,
+    pub audio_codec: Option<&'static str>,
+    /// Each video size and the file time (ms) it started at.
+    pub resolutions: Vec<Resolution>,
+    /// Wall clock of pts 0 (RFC 3339 UTC, ms) and the same as unix ms.
+    pub start_wall: String,
+    pub start_unix_ms: i64,
+    /// Wall clock of the file's end; only once it is closed.
+    pub end_wall: Option<String>,
+    pub end_unix_ms: Option<i64>,
+    /// Frames written so far.
+    pub frames: FrameCounts,
+    pub duration_ms: u64,
+    /// `rtcp-sr` or `arrival`: where pts came from.
+    pub clock: &'static str,
+    /// The file was finalized.
+    pub complete: bool,
+}
+
+/// One resolution change within a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Resolution {
+    pub at_ms: u64,
+    pub width: u16,
+    pub height: u16,
+}
+
+/// Frames per track kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FrameCounts {
+    pub video: u64,
+    pub audio: u64,
+}
+
+pub(crate) fn record(file: &RecFile, event: Event, ctx: &Context) -> FileRecord {
     let s = &file.setup;
     let codec = |kind| {
         s.tracks
@@ -43,35 +95,49 @@ pub(crate) fn record(file: &RecFile, event: Event, ctx: &Context) -> Value {
             .find(|t| t.kind == kind)
             .map(|t| t.codec.name())
     };
-    let resolutions: Vec<Value> = file
+    let resolutions = file
         .resolutions
         .iter()
-        .map(|&(at_ms, width, height)| json!({"at_ms": at_ms, "width": width, "height": height}))
+        .map(|&(at_ms, width, height)| Resolution {
+            at_ms,
+            width,
+            height,
+        })
         .collect();
     let start_ms = s.start_wall_ns.div_euclid(NS_PER_MS);
     let end_ms = start_ms + i128::from(file.end_ns / 1_000_000);
     let closed = event == Event::Close;
-    json!({
-        "event": event.name(),
-        "file_id": s.id.0,
-        "file": format!("{}.{}", s.base_name, s.container.extension()),
-        "stream_id": ctx.stream_id,
-        "stream_name": naming::sanitize_component(ctx.stream_id),
-        "role": if s.role == 0 { "main".to_string() } else { naming::group_suffix(s.role).trim_start_matches('_').to_string() },
-        "label": ctx.label,
-        "container": s.container.extension(),
-        "video_codec": codec(TrackKind::Video),
-        "audio_codec": codec(TrackKind::Audio),
-        "resolutions": resolutions,
-        "start_wall": rfc3339_ms(start_ms),
-        "start_unix_ms": clamp_i64(start_ms),
-        "end_wall": closed.then(|| rfc3339_ms(end_ms)),
-        "end_unix_ms": closed.then(|| clamp_i64(end_ms)),
-        "frames": {"video": file.frames(TrackKind::Video), "audio": file.frames(TrackKind::Audio)},
-        "duration_ms": file.end_ns / 1_000_000,
-        "clock": s.mode.name(),
-        "complete": closed,
-    })
+    let role = if s.role == 0 {
+        "main".to_string()
+    } else {
+        naming::group_suffix(s.role)
+            .trim_start_matches('_')
+            .to_string()
+    };
+    FileRecord {
+        event: event.name(),
+        file_id: s.id.0,
+        file: format!("{}.{}", s.base_name, s.container.extension()),
+        stream_id: ctx.stream_id.to_string(),
+        stream_name: naming::sanitize_component(ctx.stream_id),
+        role,
+        label: ctx.label.to_string(),
+        container: s.container.extension(),
+        video_codec: codec(TrackKind::Video),
+        audio_codec: codec(TrackKind::Audio),
+        resolutions,
+        start_wall: rfc3339_ms(start_ms),
+        start_unix_ms: clamp_i64(start_ms),
+        end_wall: closed.then(|| rfc3339_ms(end_ms)),
+        end_unix_ms: closed.then(|| clamp_i64(end_ms)),
+        frames: FrameCounts {
+            video: file.frames(TrackKind::Video),
+            audio: file.frames(TrackKind::Audio),
+        },
+        duration_ms: file.end_ns / 1_000_000,
+        clock: s.mode.name(),
+        complete: closed,
+    }
 }
 
 fn clamp_i64(v: i128) -> i64 {

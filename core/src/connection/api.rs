@@ -1,0 +1,234 @@
+//! What goes into and comes out of a [`Connection`](super::Connection), and what the room hands
+//! out to build one.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::media::recorder::{FileOp, WrittenFrame};
+use crate::media::{Codec, FileId};
+use crate::signaling::{Cipher, IceCandidate};
+
+/// Identifies one connection for as long as the room lives (never reused), like quinn-proto's
+/// `ConnectionHandle`. Reports carry it, so a replaced connection's late report is recognised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnectionHandle(pub u64);
+
+impl fmt::Display for ConnectionHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// A connection is identified on the wire by the publisher's peer id and its `session`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionKey {
+    /// The publisher's peer id (UUID).
+    pub peer: String,
+    /// The publisher's session id for this connection.
+    pub session: String,
+}
+
+impl fmt::Display for SessionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.peer, self.session)
+    }
+}
+
+/// How every connection of a room records; set once by the caller of [`crate::room::Room`].
+#[derive(Clone, Debug)]
+pub struct ConnectionSettings {
+    /// `--record` prefix of file names.
+    pub prefix: String,
+    /// Video codec preference; empty = the publisher's order.
+    pub video_codecs: Vec<Codec>,
+    /// Record audio.
+    pub audio: bool,
+    /// Record video.
+    pub video: bool,
+    /// Our display label in the data-channel request.
+    pub label: String,
+    /// str0m has no failed state: give up if not connected by then.
+    pub connect_timeout: Duration,
+    /// Emit [`ConnectionEvent::FrameReceived`] and [`ConnectionEvent::FrameWritten`] for every
+    /// frame (tests, live status); off, a frame costs no event.
+    pub observe_frames: bool,
+}
+
+impl Default for ConnectionSettings {
+    fn default() -> Self {
+        ConnectionSettings {
+            prefix: "roomrec".into(),
+            video_codecs: Vec::new(),
+            audio: true,
+            video: true,
+            label: "roomrec".into(),
+            connect_timeout: Duration::from_secs(10),
+            observe_frames: false,
+        }
+    }
+}
+
+/// Everything needed to build one [`Connection`](super::Connection), handed out by the room.
+#[derive(Clone, Debug)]
+pub struct ConnectionStart {
+    /// The room's name for this connection; its reports must carry it.
+    pub handle: ConnectionHandle,
+    /// Who offered.
+    pub key: SessionKey,
+    /// Stream id without the password suffix (filters, file names); may be hostile text.
+    pub stream_id: String,
+    /// The publisher's offer.
+    pub offer_sdp: String,
+    /// The room's cipher, for encrypted data-channel answers.
+    pub cipher: Option<Cipher>,
+    /// First file id this connection may use; the room gives disjoint ranges.
+    pub first_file_id: u64,
+    /// Seeds our IVs.
+    pub seed: u64,
+    /// How to record.
+    pub settings: ConnectionSettings,
+}
+
+/// What the room tells a connection.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ConnectionCommand {
+    /// Trickled ICE candidates from the publisher.
+    RemoteCandidates(Vec<IceCandidate>),
+    /// End the connection (peer left, replaced by a newer one, or shutdown).
+    Close,
+}
+
+/// Input to [`Connection::handle_input`](super::Connection::handle_input).
+#[derive(Clone, Debug)]
+pub enum ConnectionInput {
+    /// A UDP datagram arrived on one of the connection's local addresses.
+    Datagram {
+        /// Who sent it.
+        source: SocketAddr,
+        /// The local address it arrived on.
+        destination: SocketAddr,
+        /// Its payload.
+        contents: Vec<u8>,
+    },
+    /// From the room.
+    Command(ConnectionCommand),
+    /// The time from `poll_timeout` has come (early calls are harmless).
+    Timeout,
+}
+
+/// Output of [`Connection::poll_output`](super::Connection::poll_output): only what the caller
+/// must carry out or may want to show.
+#[derive(Clone, Debug)]
+pub enum ConnectionOutput {
+    /// Send a UDP datagram from one of our local addresses.
+    Transmit {
+        /// Our local address to send from.
+        source: SocketAddr,
+        /// Where to.
+        destination: SocketAddr,
+        /// The payload.
+        contents: Vec<u8>,
+    },
+    /// Carry out a file operation.
+    File(FileOp),
+    /// Pass to the room as `RoomInput::FromConnection(handle, report)`.
+    Report(ConnectionReport),
+    /// Something happened that a log, a status display or a test may want to see; nothing to do.
+    Event(ConnectionEvent),
+}
+
+/// What a connection tells the room.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ConnectionReport {
+    /// Our answer to the offer that started the connection (sent over the signaling socket).
+    Answer {
+        /// The answer SDP.
+        sdp: String,
+    },
+    /// The connection ended and every file it opened is finalized; the room may ask again.
+    Closed(CloseReason),
+}
+
+/// Why a connection ended, in words a user can act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The publisher's offer could not be accepted.
+    OfferRejected(String),
+    /// The caller had no local address to offer (see `--ice-ip`).
+    NoLocalAddress,
+    /// ICE/DTLS did not complete in time.
+    NotConnected(Duration),
+    /// ICE lost the publisher for longer than the grace period.
+    IceDisconnected,
+    /// The publisher said bye on the data channel.
+    PublisherBye,
+    /// DTLS or SCTP was closed by the publisher.
+    RemoteClosed,
+    /// The room closed it (peer left, replaced, shutdown).
+    ClosedByRoom,
+    /// str0m reported an error.
+    Rtc(String),
+    /// The caller's task for this connection failed.
+    Internal(String),
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseReason::OfferRejected(e) => write!(f, "offer rejected: {e}"),
+            CloseReason::NoLocalAddress => {
+                f.write_str("no local address to receive on (see --ice-ip)")
+            }
+            CloseReason::NotConnected(after) => write!(f, "not connected after {after:?}"),
+            CloseReason::IceDisconnected => f.write_str("ICE disconnected"),
+            CloseReason::PublisherBye => f.write_str("publisher said bye"),
+            CloseReason::RemoteClosed => f.write_str("the connection was closed (DTLS/SCTP)"),
+            CloseReason::ClosedByRoom => f.write_str("closed by the room"),
+            CloseReason::Rtc(e) => write!(f, "rtc error: {e}"),
+            CloseReason::Internal(e) => write!(f, "internal error: {e}"),
+        }
+    }
+}
+
+/// Observable facts (nothing for the caller to do).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConnectionEvent {
+    /// ICE and DTLS are up.
+    Connected,
+    /// The publisher's display name (`info.label`).
+    Label(String),
+    /// The recorder asked the publisher for a keyframe (PLI) on this track.
+    KeyframeRequested {
+        /// The track's mid.
+        track: String,
+    },
+    /// A frame arrived from str0m (only with `observe_frames`).
+    FrameReceived(ReceivedFrame),
+    /// A frame went into a file (only with `observe_frames`).
+    FrameWritten {
+        /// The file.
+        file: FileId,
+        /// The frame.
+        frame: WrittenFrame,
+    },
+}
+
+/// A frame as str0m delivered it, without its payload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceivedFrame {
+    /// The track's mid.
+    pub track: String,
+    /// Its codec.
+    pub codec: Codec,
+    /// A keyframe, by bitstream inspection.
+    pub keyframe: bool,
+    /// str0m saw no loss since the previous frame of this track.
+    pub contiguous: bool,
+    /// RTP time (extended).
+    pub rtp_time: u64,
+    /// Payload length.
+    pub bytes: usize,
+    /// FNV-1a of the payload (for determinism checks).
+    pub digest: u64,
+}

@@ -1,0 +1,115 @@
+//! Offers str0m accepts but cannot run: the connection must refuse them, not panic later.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+use roomrec_core::connection::{
+    CloseReason, Connection, ConnectionHandle, ConnectionInput, ConnectionOutput, ConnectionReport,
+    ConnectionStart, SessionKey,
+};
+
+const REOFFER: &str =
+    include_str!("../../tests/fixtures/traces/sdp/chrome-reoffer-audio-video.sdp");
+
+fn connect(offer: &str) -> Connection {
+    let start = ConnectionStart {
+        handle: ConnectionHandle(1),
+        key: SessionKey {
+            peer: "publisher".into(),
+            session: "session".into(),
+        },
+        stream_id: "cam1".into(),
+        offer_sdp: offer.into(),
+        cipher: None,
+        first_file_id: 0,
+        seed: 1,
+        settings: Default::default(),
+    };
+    let local = [SocketAddr::from(([127, 0, 0, 1], 40_000))];
+    Connection::new(Instant::now(), SystemTime::now(), start, &local)
+}
+
+/// The connection's first report: its answer, or why the offer was refused.
+fn first_report(connection: &mut Connection) -> ConnectionReport {
+    while let Some(out) = connection.poll_output() {
+        if let ConnectionOutput::Report(report) = out {
+            return report;
+        }
+    }
+    panic!("a new connection reports an answer or a refusal")
+}
+
+/// Why the offer was refused, or None if it was answered.
+fn refusal(offer: &str) -> Option<String> {
+    match first_report(&mut connect(offer)) {
+        ConnectionReport::Answer { .. } => None,
+        ConnectionReport::Closed(CloseReason::OfferRejected(why)) => Some(why),
+        other => panic!("unexpected first report {other:?}"),
+    }
+}
+
+/// Runs the connection's timers for a few seconds (ICE checks against the offer's candidate).
+fn run_timers(connection: &mut Connection, start: Instant) {
+    let end = start + Duration::from_secs(3);
+    let mut now = start;
+    while now < end {
+        while connection.poll_output().is_some() {}
+        let next = connection
+            .poll_timeout()
+            .expect("a live connection has a timeout");
+        now = next.max(now + Duration::from_millis(1));
+        connection.handle_input(now, SystemTime::now(), ConnectionInput::Timeout);
+    }
+}
+
+/// Fuzz finding (`session_offer`): a ufrag of ~111+ bytes made str0m's STUN writer panic at the
+/// first connectivity check, so one publisher could crash the recorder.
+#[test]
+fn overlong_remote_ufrag_is_rejected_and_normal_ones_run() {
+    let now = Instant::now();
+    let long = REOFFER.replace("q4IR", &"u".repeat(128));
+    let err = refusal(&long).expect("overlong ufrag rejected");
+    assert!(err.contains("ice-ufrag"), "{err}");
+
+    for len in [4, 32, 64] {
+        let offer = REOFFER.replace("q4IR", &"u".repeat(len));
+        let mut connection = connect(&offer);
+        assert!(matches!(
+            first_report(&mut connection),
+            ConnectionReport::Answer { .. }
+        ));
+        run_timers(&mut connection, now);
+    }
+}
+
+#[test]
+fn the_fuzz_reproducer_is_refused() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fuzz/regressions/session_offer/long-ice-ufrag-stun-panic"
+    );
+    let offer = String::from_utf8_lossy(&std::fs::read(path).expect("reproducer")).into_owned();
+    assert!(refusal(&offer).is_some());
+}
+
+/// Fuzz finding (`session_offer`): PT 116 mapped to H.264 in two m-sections with different fmtp made
+/// str0m claim the PT twice and panic ("Pt locked multiple times").
+#[test]
+fn a_payload_type_with_two_meanings_is_refused() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fuzz/regressions/session_offer/payload-type-two-meanings"
+    );
+    let offer = std::fs::read_to_string(path).expect("reproducer");
+    let err = refusal(&offer).expect("refused");
+    assert!(err.contains("payload type 116"), "{err}");
+
+    // The video section's H.264 PT redefined (without its fmtp) in the audio section: refused.
+    let audio_too = REOFFER.replacen(
+        "a=rtpmap:111 opus/48000/2",
+        "a=rtpmap:111 opus/48000/2\r\na=rtpmap:116 H264/90000",
+        1,
+    );
+    assert!(refusal(&audio_too).is_some());
+    assert!(refusal(REOFFER).is_none());
+}

@@ -1,0 +1,191 @@
+//! One tokio task per connection: its own UDP sockets and its core `Connection`. The task moves
+//! datagrams, time and file operations; every decision is the connection's. Nothing on this
+//! packet path is shared with other connections.
+
+use std::future::poll_fn;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::{Duration, Instant, SystemTime};
+
+use roomrec_core::connection::{
+    Connection, ConnectionCommand, ConnectionHandle, ConnectionInput, ConnectionOutput,
+    ConnectionReport, ConnectionStart, FileOp,
+};
+use tokio::io::ReadBuf;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+use crate::files::{FileSink, RecorderFiles};
+use crate::manifest::ManifestSender;
+use crate::netif;
+
+/// Longest sleep between two checks (a closed connection has no timeout at all).
+const MAX_SLEEP: Duration = Duration::from_secs(30);
+const RECV_BUFFER: usize = 4096;
+
+/// What every connection task shares (read-only).
+pub(crate) struct ShellContext {
+    pub ice_ips: Vec<IpAddr>,
+    pub files: FileSink,
+    pub manifest: ManifestSender,
+    pub reports: mpsc::UnboundedSender<(ConnectionHandle, ConnectionReport)>,
+}
+
+/// Binds the sockets, builds the connection and runs it until it reports `Closed`.
+pub(crate) async fn run_connection(
+    ctx: Arc<ShellContext>,
+    start: ConnectionStart,
+    commands: mpsc::UnboundedReceiver<ConnectionCommand>,
+) {
+    let sockets = bind_sockets(&netif::ice_addresses(&ctx.ice_ips)).await;
+    let local_addrs: Vec<SocketAddr> = sockets.iter().map(|(a, _)| *a).collect();
+    let handle = start.handle;
+    let connection = Connection::new(Instant::now(), SystemTime::now(), start, &local_addrs);
+    let mut task = ConnectionLoop {
+        files: RecorderFiles::new(ctx.files.clone()),
+        ctx,
+        handle,
+        connection,
+        sockets,
+    };
+    task.drain();
+    task.run(commands).await;
+    if !task.files.is_empty() {
+        tracing::error!(%handle, open = task.files.len(), "a closed connection left files open; closing them");
+    }
+}
+
+async fn bind_sockets(ips: &[IpAddr]) -> Vec<(SocketAddr, UdpSocket)> {
+    let mut out = Vec::new();
+    for ip in ips {
+        match UdpSocket::bind(SocketAddr::new(*ip, 0))
+            .await
+            .and_then(|s| Ok((s.local_addr()?, s)))
+        {
+            Ok(pair) => out.push(pair),
+            Err(e) => tracing::warn!("cannot bind a UDP socket on {ip}: {e}"),
+        }
+    }
+    out
+}
+
+struct ConnectionLoop {
+    ctx: Arc<ShellContext>,
+    handle: ConnectionHandle,
+    connection: Connection,
+    sockets: Vec<(SocketAddr, UdpSocket)>,
+    files: RecorderFiles,
+}
+
+impl ConnectionLoop {
+    /// Runs until the connection has closed.
+    async fn run(&mut self, mut commands: mpsc::UnboundedReceiver<ConnectionCommand>) {
+        let mut buf = vec![0u8; RECV_BUFFER];
+        let mut next_socket = 0usize;
+        let mut commands_open = true;
+        while !self.connection.is_closed() {
+            let now = Instant::now();
+            let wake = self
+                .connection
+                .poll_timeout()
+                .unwrap_or(now + MAX_SLEEP)
+                .min(now + MAX_SLEEP);
+            let input = tokio::select! {
+                (idx, res) = recv_any(&self.sockets, &mut buf, &mut next_socket) => match res {
+                    Ok((len, source)) => ConnectionInput::Datagram {
+                        source,
+                        destination: self.sockets[idx].0,
+                        contents: buf[..len].to_vec(),
+                    },
+                    Err(e) => {
+                        tracing::debug!(handle = %self.handle, "UDP receive error: {e}");
+                        continue;
+                    }
+                },
+                cmd = commands.recv(), if commands_open => match cmd {
+                    Some(cmd) => ConnectionInput::Command(cmd),
+                    // The room task going away means close, like an explicit Close.
+                    None => {
+                        commands_open = false;
+                        ConnectionInput::Command(ConnectionCommand::Close)
+                    }
+                },
+                _ = tokio::time::sleep_until(wake.into()) => ConnectionInput::Timeout,
+            };
+            self.connection
+                .handle_input(Instant::now(), SystemTime::now(), input);
+            self.drain();
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Some(output) = self.connection.poll_output() {
+            match output {
+                ConnectionOutput::Transmit {
+                    source,
+                    destination,
+                    contents,
+                } => self.transmit(source, destination, &contents),
+                ConnectionOutput::File(op) => self.file(op),
+                ConnectionOutput::Report(report) => {
+                    let _ = self.ctx.reports.send((self.handle, report));
+                }
+                ConnectionOutput::Event(event) => {
+                    tracing::trace!(handle = %self.handle, ?event, "connection event")
+                }
+            }
+        }
+    }
+
+    fn file(&mut self, op: FileOp) {
+        match op {
+            FileOp::Open {
+                file,
+                base_name,
+                extension,
+            } => self.files.open(file, &base_name, extension),
+            FileOp::Write { file, bytes } => self.files.write(file, bytes),
+            FileOp::Flush { file } => self.files.flush(file),
+            FileOp::Finalize { file, patches } => self.files.finalize(file, patches),
+            FileOp::Record(record) => self.ctx.manifest.file_record(record),
+        }
+    }
+
+    fn transmit(&self, source: SocketAddr, destination: SocketAddr, contents: &[u8]) {
+        let Some((_, socket)) = self.sockets.iter().find(|(a, _)| *a == source) else {
+            tracing::debug!(handle = %self.handle, %source, "transmit from an address we have no socket for");
+            return;
+        };
+        // UDP may drop: a full send buffer loses this datagram rather than stalling the task.
+        if let Err(e) = socket.try_send_to(contents, destination) {
+            tracing::debug!(handle = %self.handle, %destination, "UDP send failed: {e}");
+        }
+    }
+}
+
+/// Next datagram from any socket (round-robin so one busy socket cannot starve the others).
+/// Without sockets it never completes (the connection closes by itself then).
+async fn recv_any(
+    sockets: &[(SocketAddr, UdpSocket)],
+    buf: &mut [u8],
+    next: &mut usize,
+) -> (usize, io::Result<(usize, SocketAddr)>) {
+    poll_fn(|cx| {
+        let n = sockets.len();
+        for i in 0..n {
+            let idx = (*next + i) % n;
+            let mut rb = ReadBuf::new(&mut *buf);
+            match sockets[idx].1.poll_recv_from(cx, &mut rb) {
+                Poll::Ready(res) => {
+                    *next = (idx + 1) % n;
+                    return Poll::Ready((idx, res.map(|src| (rb.filled().len(), src))));
+                }
+                Poll::Pending => {}
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
