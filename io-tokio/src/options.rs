@@ -105,7 +105,11 @@ impl RecorderOptions {
         if !self.audio && !self.video {
             return Err(OptionsError::NothingToRecord);
         }
-        if let Some(&c) = self.video_codecs.iter().find(|c| c.kind() != TrackKind::Video) {
+        if let Some(&c) = self
+            .video_codecs
+            .iter()
+            .find(|c| c.kind() != TrackKind::Video)
+        {
             return Err(OptionsError::NotVideoCodec(c));
         }
         if let Some(&ip) = self
@@ -240,17 +244,18 @@ impl fmt::Display for OptionsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             OptionsError::EmptyRoom => f.write_str("the room name must not be empty"),
-            OptionsError::Server { url, reason } => write!(f, "invalid server URL {url:?}: {reason}"),
+            OptionsError::Server { url, reason } => {
+                write!(f, "invalid server URL {url:?}: {reason}")
+            }
             OptionsError::NothingToRecord => {
                 f.write_str("audio and video are both disabled: nothing to record")
             }
             OptionsError::NotVideoCodec(c) => {
                 write!(f, "{} is an audio codec, not a video codec", c.name())
             }
-            OptionsError::IceAddress(ip) => write!(
-                f,
-                "{ip} is not a concrete unicast address of this machine"
-            ),
+            OptionsError::IceAddress(ip) => {
+                write!(f, "{ip} is not a concrete unicast address of this machine")
+            }
             OptionsError::NoStreamIds => f.write_str("the stream list names no stream id"),
             OptionsError::OutputDir { path, reason } => {
                 write!(f, "output directory {}: {reason}", path.display())
