@@ -110,9 +110,28 @@ pub struct RecordArgs {
     pub trace_redact: bool,
 }
 
+/// What to run, every flag checked.
+pub enum Mode {
+    Record(Box<ValidOptions>),
+    Command(Command),
+}
+
+impl Cli {
+    /// The step from flags as typed to what runs; a usage error names the flag at fault.
+    pub fn mode(self) -> Result<Mode, clap::Error> {
+        match self.command {
+            Some(command) => Ok(Mode::Command(command)),
+            None => self
+                .record
+                .into_options()
+                .map(|o| Mode::Record(Box::new(o))),
+        }
+    }
+}
+
 impl RecordArgs {
     /// The recording flags as checked options, or a usage error naming the flag at fault.
-    pub fn into_options(self) -> Result<ValidOptions, clap::Error> {
+    fn into_options(self) -> Result<ValidOptions, clap::Error> {
         // `--room` is required unless there is a subcommand, and then this is never called.
         let mut o = RecorderOptions::new(self.room.unwrap_or_default());
         o.server = self.server;

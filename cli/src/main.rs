@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use roomrec_core::signaling::Password;
 
-use args::{Cli, Command};
+use args::{Cli, Command, Mode};
 
 fn main() -> ExitCode {
     // Usage errors (and --help) are printed by clap, here rather than deep inside it.
@@ -17,14 +17,12 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage(e),
     };
-    let options = match cli.command {
-        None => match cli.record.into_options() {
-            Ok(options) => Some(options),
-            Err(e) => return usage(e),
-        },
-        Some(_) => None,
+    let verbose = cli.verbose;
+    let mode = match cli.mode() {
+        Ok(mode) => mode,
+        Err(e) => return usage(e),
     };
-    logging::init(cli.verbose);
+    logging::init(verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -36,23 +34,19 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        match (cli.command, options) {
-            (Some(Command::Relay { listen, dialect }), _) => {
-                relay_cmd::relay_main(listen, dialect).await
-            }
-            (
-                Some(Command::Demo {
-                    seconds,
-                    output_dir,
-                    dialect,
-                    password,
-                }),
-                _,
-            ) => demo_main(seconds, output_dir, dialect, password).await,
-            (None, Some(options)) => roomrec_io_tokio::run(options)
+        match mode {
+            Mode::Record(options) => roomrec_io_tokio::run(*options)
                 .await
                 .map_err(|e| e.to_string()),
-            (None, None) => unreachable!("options are built when there is no subcommand"),
+            Mode::Command(Command::Relay { listen, dialect }) => {
+                relay_cmd::relay_main(listen, dialect).await
+            }
+            Mode::Command(Command::Demo {
+                seconds,
+                output_dir,
+                dialect,
+                password,
+            }) => demo_main(seconds, output_dir, dialect, password).await,
         }
     });
     // Session tasks may still be winding down after a missed deadline: do not wait for them.
