@@ -6,20 +6,23 @@ mod relay_cmd;
 
 use std::process::ExitCode;
 
-use clap::error::ErrorKind;
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 use roomrec_core::signaling::Password;
-use roomrec_io_tokio::RecorderOptions;
 
-use args::{Cli, Command, RecordArgs};
+use args::{Cli, Command, Mode};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let options = match &cli.command {
-        None => Some(recorder_options(&cli.record)),
-        Some(_) => None,
+    // Usage errors (and --help) are printed by clap, here rather than deep inside it.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage(e),
     };
-    logging::init(cli.verbose);
+    let verbose = cli.verbose;
+    let mode = match cli.mode() {
+        Ok(mode) => mode,
+        Err(e) => return usage(e),
+    };
+    logging::init(verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -31,23 +34,19 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        match (cli.command, options) {
-            (Some(Command::Relay { listen, dialect }), _) => {
-                relay_cmd::relay_main(listen, dialect.into()).await
-            }
-            (
-                Some(Command::Demo {
-                    seconds,
-                    output_dir,
-                    dialect,
-                    password,
-                }),
-                _,
-            ) => demo_main(seconds, output_dir, dialect.into(), password).await,
-            (None, Some(options)) => roomrec_io_tokio::run(options)
+        match mode {
+            Mode::Record(options) => roomrec_io_tokio::run(*options)
                 .await
                 .map_err(|e| e.to_string()),
-            (None, None) => unreachable!("options are built when there is no subcommand"),
+            Mode::Command(Command::Relay { listen, dialect }) => {
+                relay_cmd::relay_main(listen, dialect).await
+            }
+            Mode::Command(Command::Demo {
+                seconds,
+                output_dir,
+                dialect,
+                password,
+            }) => demo_main(seconds, output_dir, dialect, password).await,
         }
     });
     // Session tasks may still be winding down after a missed deadline: do not wait for them.
@@ -59,6 +58,12 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Prints a clap error its own way; exit 2 for usage errors, 0 for --help and --version.
+fn usage(e: clap::Error) -> ExitCode {
+    let _ = e.print();
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
 }
 
 async fn demo_main(
@@ -92,49 +97,4 @@ async fn demo_main(
         eprintln!("  {name}");
     }
     Ok(())
-}
-
-/// Checked options, or a usage error (exit 2) naming what is wrong.
-fn recorder_options(a: &RecordArgs) -> RecorderOptions {
-    let fail = |kind: ErrorKind, msg: String| -> ! { Cli::command().error(kind, msg).exit() };
-    let Some(room) = a.room.clone() else {
-        fail(
-            ErrorKind::MissingRequiredArgument,
-            "--room ROOM is required (or a subcommand such as `relay`)".into(),
-        )
-    };
-    let mut o = RecorderOptions::new(room);
-    o.server = a.server.clone();
-    o.salt = a.salt.clone();
-    o.dialect = a.dialect.map(Into::into);
-    o.record_prefix = a.record.clone();
-    o.record_streams = a.record_streams.as_ref().map(|list| {
-        list.iter()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect()
-    });
-    o.audio = !a.noaudio;
-    o.video = !a.novideo;
-    o.video_codecs = a.codec.clone();
-    o.output_dir = a.output_dir.clone();
-    o.ice_ips = a.ice_ip.clone();
-    o.connect_timeout = a.connect_timeout;
-    o.signaling_trace = a.trace_signaling.clone();
-    o.signaling_trace_redact = a.trace_redact;
-    if let Err(e) = o.validate() {
-        fail(ErrorKind::ValueValidation, e.0);
-    }
-    if let Err(e) = roomrec_io_tokio::check_output_dir(&o) {
-        fail(ErrorKind::ValueValidation, format!("--output-dir: {e}"));
-    }
-    if matches!(&o.record_streams, Some(list) if list.is_empty()) {
-        fail(
-            ErrorKind::ValueValidation,
-            "--record-streams lists no stream id".into(),
-        );
-    }
-    // Last: password rules live in the core.
-    o.password = Password::parse(a.password.as_ref().and_then(|p| p.as_deref()));
-    o
 }

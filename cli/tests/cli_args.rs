@@ -11,11 +11,11 @@ fn roomrec(args: &[&str]) -> Output {
         .expect("cannot run roomrec")
 }
 
-/// Exits non-zero and says `needle` on stderr.
+/// Exits with 2 (usage error) and says `needle` on stderr.
 fn fails_with(args: &[&str], needle: &str) {
     let out = roomrec(args);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{args:?} succeeded");
+    assert_eq!(out.status.code(), Some(2), "{args:?}:\n{stderr}");
     assert!(
         stderr.contains(needle),
         "{args:?}: stderr does not mention {needle:?}:\n{stderr}"
@@ -69,12 +69,14 @@ fn unknown_codec_is_a_clear_error() {
         "unknown codec \"bogus\"",
     );
     fails_with(&["--room", "r", "--codec", "opus"], "audio codec");
+    fails_with(&["--room", "r", "--codec", "opus"], "--codec");
 }
 
 #[test]
 fn room_is_required_and_not_empty() {
     fails_with(&[], "--room");
     fails_with(&["--room", "  "], "must not be empty");
+    fails_with(&["--room", "  "], "--room");
 }
 
 #[test]
@@ -122,7 +124,7 @@ fn output_dir_must_be_writable() {
 fn other_bad_arguments() {
     fails_with(
         &["--room", "r", "--ice-ip", "0.0.0.0"],
-        "not a concrete unicast address",
+        "--ice-ip: 0.0.0.0 is not a concrete unicast address",
     );
     fails_with(&["--room", "r", "--ice-ip", "nope"], "not an IP address");
     fails_with(
@@ -130,7 +132,10 @@ fn other_bad_arguments() {
         "nothing to record",
     );
     fails_with(&["--room", "r", "--dialect", "klingon"], "--dialect");
-    fails_with(&["--room", "r", "--record-streams", ","], "no stream id");
+    fails_with(
+        &["--room", "r", "--record-streams", " , "],
+        "--record-streams: the stream list names no stream id",
+    );
     fails_with(&["--room", "r", "--streamid", "x"], "--streamid");
     fails_with(
         &["--room", "r", "relay", "--listen", "127.0.0.1:1"],
@@ -195,5 +200,25 @@ fn relay_subcommand_serves_websocket_clients() {
     assert!(
         reply.starts_with("HTTP/1.1 101"),
         "WebSocket upgrade answered: {reply}"
+    );
+}
+
+#[test]
+fn errors_after_parsing_are_reported_by_main_with_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("missing/trace.jsonl");
+    let out = roomrec(&[
+        "--room",
+        "r",
+        "--output-dir",
+        dir.path().to_str().unwrap(),
+        "--trace-signaling",
+        trace.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("roomrec: error: signaling trace"),
+        "{stderr}"
     );
 }

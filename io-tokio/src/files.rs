@@ -284,8 +284,9 @@ fn check_name(base: &str, ext: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Create `dir/base.ext`, or `dir/base_1.ext`, ... whichever does not exist yet.
-fn create_unique(dir: &Path, base: &str, ext: &str) -> io::Result<(File, PathBuf)> {
+/// Create `dir/base.ext`, or `dir/base_1.ext`, ... whichever does not exist yet: the one
+/// never-overwrite rule for recordings and the manifest.
+pub(crate) fn create_unique(dir: &Path, base: &str, ext: &str) -> io::Result<(File, PathBuf)> {
     for n in 0..=MAX_NAME_COUNTER {
         let name = if n == 0 {
             format!("{base}.{ext}")

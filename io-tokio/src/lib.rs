@@ -15,4 +15,4 @@ mod trace;
 pub mod ws;
 
 pub use options::RecorderOptions;
-pub use run::{check_output_dir, run, run_until, RunError};
+pub use run::{run, run_until, RunError};

@@ -13,7 +13,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::files::FileEvent;
+use roomrec_core::media::recorder::naming::sanitize_component;
+
+use crate::files::{self, FileEvent};
 
 enum Msg {
     Record(FileRecord),
@@ -50,7 +52,7 @@ impl Manifest {
         let (tx, rx) = mpsc::unbounded_channel();
         let state = State {
             dir,
-            stem: format!("{}_manifest", sanitize(prefix)),
+            stem: manifest_stem(prefix),
             path: None,
             room: room.to_string(),
             order: Vec::new(),
@@ -80,7 +82,7 @@ impl Manifest {
 struct State {
     dir: PathBuf,
     stem: String,
-    /// Chosen at the first write so an older run's manifest is never replaced.
+    /// Reserved at the first write so an older run's manifest is never replaced.
     path: Option<PathBuf>,
     room: String,
     /// File ids in the order their first record came.
@@ -179,14 +181,24 @@ async fn write(state: &mut State) {
     let stem = state.stem.clone();
     let chosen = state.path.clone();
     let result = tokio::task::spawn_blocking(move || {
-        let path = match chosen {
-            Some(p) => p,
-            None => free_name(&dir, &stem),
+        let (path, reserved) = match chosen {
+            Some(p) => (p, false),
+            None => match files::create_unique(&dir, &stem, "json") {
+                Ok((_, p)) => (p, true),
+                Err(e) => return Err((dir.join(format!("{stem}.json")), e)),
+            },
         };
         let bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
-        write_atomic(&path, &bytes)
-            .map(|()| path.clone())
-            .map_err(|e| (path, e))
+        match write_atomic(&path, &bytes) {
+            Ok(()) => Ok(path),
+            Err(e) => {
+                // Free the name again so the next attempt does not move on to `_1`.
+                if reserved {
+                    let _ = std::fs::remove_file(&path);
+                }
+                Err((path, e))
+            }
+        }
     })
     .await;
     match result {
@@ -195,22 +207,6 @@ async fn write(state: &mut State) {
             tracing::error!(path = %path.display(), "cannot write the manifest: {e}")
         }
         Err(e) => tracing::error!("manifest writer failed: {e}"),
-    }
-}
-
-fn free_name(dir: &Path, stem: &str) -> PathBuf {
-    let mut n = 0u32;
-    loop {
-        let name = if n == 0 {
-            format!("{stem}.json")
-        } else {
-            format!("{stem}_{n}.json")
-        };
-        let path = dir.join(name);
-        if !path.exists() || n >= 100_000 {
-            return path;
-        }
-        n += 1;
     }
 }
 
@@ -233,33 +229,25 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     result
 }
 
-/// Keep the manifest name a plain file name whatever the prefix holds.
-fn sanitize(prefix: &str) -> String {
-    let s: String = prefix
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if s.is_empty() {
-        "roomrec".into()
+/// Named like the media files (`roomrec` standing in for an empty prefix), so always a plain
+/// file name whatever the prefix holds.
+fn manifest_stem(prefix: &str) -> String {
+    let prefix = if prefix.trim().is_empty() {
+        "roomrec"
     } else {
-        s
-    }
+        prefix
+    };
+    format!("{}_manifest", sanitize_component(prefix))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::sanitize;
+    use super::manifest_stem;
 
     #[test]
     fn prefix_becomes_a_plain_name() {
-        assert_eq!(sanitize("room1"), "room1");
-        assert_eq!(sanitize("../x/y"), "___x_y");
-        assert_eq!(sanitize(""), "roomrec");
+        assert_eq!(manifest_stem("room1"), "room1_manifest");
+        assert_eq!(manifest_stem("../x/y"), "x_y_manifest");
+        assert_eq!(manifest_stem(""), "roomrec_manifest");
     }
 }

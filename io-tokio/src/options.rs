@@ -1,17 +1,20 @@
-//! Everything the CLI (or a test) decides before recording starts, and the defaults derived from it.
+//! What a recording needs, in two steps: [`RecorderOptions`] as the caller states them (the CLI's
+//! flags, or a test's struct), and [`ValidOptions`], built only by [`RecorderOptions::validate`]
+//! with every check done and every default derived. `run` takes the latter, so it checks nothing.
 
 use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use roomrec_core::media::Codec;
+use roomrec_core::media::{Codec, TrackKind};
 use roomrec_core::signaling::password::salt_for_host;
 use roomrec_core::signaling::{Dialect, Password};
 use tokio_tungstenite::tungstenite::http::Uri;
 
 pub const DEFAULT_SERVER: &str = "wss://wss.vdo.ninja:443";
 
+/// The recording as asked for; nothing here has been checked yet.
 #[derive(Clone, Debug)]
 pub struct RecorderOptions {
     pub room: String,
@@ -24,12 +27,13 @@ pub struct RecorderOptions {
     pub dialect: Option<Dialect>,
     /// File name prefix; None = the room name.
     pub record_prefix: Option<String>,
-    /// Only record these stream ids; None = all.
+    /// Only record these stream ids (trimmed, blanks dropped, must name one); None = all.
     pub record_streams: Option<Vec<String>>,
     pub audio: bool,
     pub video: bool,
     /// Video codec preference; empty = the publisher's order.
     pub video_codecs: Vec<Codec>,
+    /// Must exist and accept new files.
     pub output_dir: PathBuf,
     /// Addresses announced as ICE host candidates; empty = every non-loopback interface address.
     pub ice_ips: Vec<IpAddr>,
@@ -43,6 +47,28 @@ pub struct RecorderOptions {
     pub signaling_trace_redact: bool,
     /// Orderly shutdown must finish within this time.
     pub shutdown_timeout: Duration,
+}
+
+/// Checked options with every default resolved. Only [`RecorderOptions::validate`] makes one.
+#[derive(Clone, Debug)]
+pub struct ValidOptions {
+    pub(crate) room: String,
+    pub(crate) server: String,
+    pub(crate) password: Password,
+    pub(crate) salt: String,
+    pub(crate) dialect: Dialect,
+    pub(crate) prefix: String,
+    pub(crate) record_streams: Option<Vec<String>>,
+    pub(crate) audio: bool,
+    pub(crate) video: bool,
+    pub(crate) video_codecs: Vec<Codec>,
+    pub(crate) output_dir: PathBuf,
+    pub(crate) ice_ips: Vec<IpAddr>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) label: String,
+    pub(crate) signaling_trace: Option<PathBuf>,
+    pub(crate) signaling_trace_redact: bool,
+    pub(crate) shutdown_timeout: Duration,
 }
 
 impl RecorderOptions {
@@ -69,62 +95,84 @@ impl RecorderOptions {
         }
     }
 
-    /// Host name of the signaling server (no brackets for IPv6 literals).
-    pub fn server_host(&self) -> Result<String, OptionsError> {
-        server_host(&self.server)
-    }
-
-    pub fn effective_salt(&self) -> Result<String, OptionsError> {
-        match &self.salt {
-            Some(s) => Ok(s.clone()),
-            None => Ok(salt_for_host(&self.server_host()?)),
-        }
-    }
-
-    pub fn effective_dialect(&self) -> Result<Dialect, OptionsError> {
-        match self.dialect {
-            Some(d) => Ok(d),
-            None => Ok(default_dialect(&self.server_host()?)),
-        }
-    }
-
-    pub fn prefix(&self) -> &str {
-        self.record_prefix.as_deref().unwrap_or(&self.room)
-    }
-
-    /// Checks that need no I/O: room, URL, media selection, ICE addresses.
-    pub fn validate(&self) -> Result<(), OptionsError> {
+    /// The one place options are checked and defaults derived. Also proves the output directory
+    /// accepts new files, so a bad directory fails before anything connects.
+    pub fn validate(self) -> Result<ValidOptions, OptionsError> {
         if self.room.trim().is_empty() {
-            return Err(OptionsError("the room name is empty".into()));
+            return Err(OptionsError::EmptyRoom);
         }
-        self.server_host()?;
+        let host = server_host(&self.server)?;
         if !self.audio && !self.video {
-            return Err(OptionsError(
-                "audio and video are both disabled: nothing to record".into(),
-            ));
+            return Err(OptionsError::NothingToRecord);
         }
-        if let Some(c) = self
+        if let Some(&c) = self
             .video_codecs
             .iter()
-            .find(|c| c.kind() != roomrec_core::media::TrackKind::Video)
+            .find(|c| c.kind() != TrackKind::Video)
         {
-            return Err(OptionsError(format!("{} is not a video codec", c.name())));
+            return Err(OptionsError::NotVideoCodec(c));
         }
-        if let Some(ip) = self
+        if let Some(&ip) = self
             .ice_ips
             .iter()
             .find(|ip| ip.is_unspecified() || ip.is_multicast())
         {
-            return Err(OptionsError(format!(
-                "ICE address {ip} is not a concrete unicast address"
-            )));
+            return Err(OptionsError::IceAddress(ip));
         }
-        Ok(())
+        let record_streams = match self.record_streams {
+            Some(list) => {
+                let list: Vec<String> = list
+                    .iter()
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                if list.is_empty() {
+                    return Err(OptionsError::NoStreamIds);
+                }
+                Some(list)
+            }
+            None => None,
+        };
+        check_output_dir(&self.output_dir)?;
+        Ok(ValidOptions {
+            salt: self.salt.unwrap_or_else(|| salt_for_host(&host)),
+            dialect: self.dialect.unwrap_or_else(|| default_dialect(&host)),
+            prefix: self.record_prefix.unwrap_or_else(|| self.room.clone()),
+            room: self.room,
+            server: self.server,
+            password: self.password,
+            record_streams,
+            audio: self.audio,
+            video: self.video,
+            video_codecs: self.video_codecs,
+            output_dir: self.output_dir,
+            ice_ips: self.ice_ips,
+            connect_timeout: self.connect_timeout,
+            label: self.label,
+            signaling_trace: self.signaling_trace,
+            signaling_trace_redact: self.signaling_trace_redact,
+            shutdown_timeout: self.shutdown_timeout,
+        })
+    }
+}
+
+impl TryFrom<RecorderOptions> for ValidOptions {
+    type Error = OptionsError;
+
+    fn try_from(options: RecorderOptions) -> Result<Self, OptionsError> {
+        options.validate()
+    }
+}
+
+impl ValidOptions {
+    /// File name prefix: `record_prefix`, or the room name.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 }
 
 /// Official dialect for the public VDO.Ninja servers, relay dialect for anything self-hosted.
-pub fn default_dialect(host: &str) -> Dialect {
+fn default_dialect(host: &str) -> Dialect {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
     if host == "vdo.ninja" || host.ends_with(".vdo.ninja") {
         Dialect::Official
@@ -133,38 +181,86 @@ pub fn default_dialect(host: &str) -> Dialect {
     }
 }
 
-/// Host of a `ws://` / `wss://` URL; any other scheme or a missing host is an error.
-pub fn server_host(url: &str) -> Result<String, OptionsError> {
-    let uri: Uri = url
-        .parse()
-        .map_err(|e| OptionsError(format!("invalid server URL {url:?}: {e}")))?;
+/// Host of a `ws://` / `wss://` URL (no brackets for IPv6); any other scheme or no host is an error.
+fn server_host(url: &str) -> Result<String, OptionsError> {
+    let bad = |reason: String| OptionsError::Server {
+        url: url.to_string(),
+        reason,
+    };
+    let uri: Uri = url.parse().map_err(|e| bad(format!("{e}")))?;
     match uri.scheme_str() {
         Some("ws") | Some("wss") => {}
-        Some(other) => {
-            return Err(OptionsError(format!(
-                "invalid server URL {url:?}: scheme {other:?} is not ws or wss"
-            )))
-        }
-        None => {
-            return Err(OptionsError(format!(
-                "invalid server URL {url:?}: expected ws://HOST or wss://HOST"
-            )))
-        }
+        Some(other) => return Err(bad(format!("scheme {other:?} is not ws or wss"))),
+        None => return Err(bad("expected ws://HOST or wss://HOST".into())),
     }
     let host = uri.host().filter(|h| !h.is_empty());
-    let host = host.ok_or_else(|| OptionsError(format!("invalid server URL {url:?}: no host")))?;
+    let host = host.ok_or_else(|| bad("no host".into()))?;
     Ok(host
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_string())
 }
 
+/// The output directory must exist and accept new files (checked by creating one).
+fn check_output_dir(path: &std::path::Path) -> Result<(), OptionsError> {
+    let err = |reason: String| OptionsError::OutputDir {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => err("does not exist".into()),
+        _ => err(e.to_string()),
+    })?;
+    if !meta.is_dir() {
+        return Err(err("not a directory".into()));
+    }
+    let probe = path.join(format!(
+        ".roomrec-write-test-{}-{}",
+        std::process::id(),
+        fastrand::u32(..)
+    ));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .map_err(|e| err(format!("not writable: {e}")))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// Why [`RecorderOptions::validate`] refused; each variant names the option at fault.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OptionsError(pub String);
+pub enum OptionsError {
+    EmptyRoom,
+    Server { url: String, reason: String },
+    NothingToRecord,
+    NotVideoCodec(Codec),
+    IceAddress(IpAddr),
+    NoStreamIds,
+    OutputDir { path: PathBuf, reason: String },
+}
 
 impl fmt::Display for OptionsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            OptionsError::EmptyRoom => f.write_str("the room name must not be empty"),
+            OptionsError::Server { url, reason } => {
+                write!(f, "invalid server URL {url:?}: {reason}")
+            }
+            OptionsError::NothingToRecord => {
+                f.write_str("audio and video are both disabled: nothing to record")
+            }
+            OptionsError::NotVideoCodec(c) => {
+                write!(f, "{} is an audio codec, not a video codec", c.name())
+            }
+            OptionsError::IceAddress(ip) => {
+                write!(f, "{ip} is not a concrete unicast address of this machine")
+            }
+            OptionsError::NoStreamIds => f.write_str("the stream list names no stream id"),
+            OptionsError::OutputDir { path, reason } => {
+                write!(f, "output directory {}: {reason}", path.display())
+            }
+        }
     }
 }
 impl std::error::Error for OptionsError {}
@@ -196,7 +292,7 @@ mod tests {
         assert_eq!(server_host("ws://[::1]:80").unwrap(), "::1");
         assert!(server_host("http://example.com")
             .unwrap_err()
-            .0
+            .to_string()
             .contains("scheme"));
         assert!(server_host("example.com").is_err());
         assert!(server_host("").is_err());
@@ -204,30 +300,64 @@ mod tests {
     }
 
     #[test]
-    fn defaults_and_validation() {
+    fn defaults_are_derived() {
+        let dir = tempfile::tempdir().unwrap();
         let mut o = RecorderOptions::new("room1");
-        assert_eq!(o.prefix(), "room1");
-        assert_eq!(o.effective_dialect().unwrap(), Dialect::Official);
+        o.output_dir = dir.path().to_path_buf();
+        let v = o.clone().validate().unwrap();
+        assert_eq!(v.prefix(), "room1");
+        assert_eq!(v.dialect, Dialect::Official);
+        assert_eq!(v.salt, "vdo.ninja");
         o.record_prefix = Some("rec".into());
-        assert_eq!(o.prefix(), "rec");
-        o.server = "ws://localhost:8080".into();
-        assert_eq!(o.effective_dialect().unwrap(), Dialect::Relay);
+        o.server = "ws://example.org:8080".into();
+        let v = o.clone().validate().unwrap();
+        assert_eq!((v.prefix(), v.dialect), ("rec", Dialect::Relay));
+        assert_eq!(v.salt, "example.org");
         o.dialect = Some(Dialect::Official);
-        assert_eq!(o.effective_dialect().unwrap(), Dialect::Official);
         o.salt = Some("s".into());
-        assert_eq!(o.effective_salt().unwrap(), "s");
-        assert!(o.validate().is_ok());
-        o.video_codecs = vec![Codec::Opus];
-        assert!(o.validate().is_err());
-        o.video_codecs = vec![Codec::Vp9];
-        o.ice_ips = vec!["0.0.0.0".parse().unwrap()];
-        assert!(o.validate().is_err());
-        o.ice_ips.clear();
-        o.audio = false;
-        o.video = false;
-        assert!(o.validate().is_err());
-        o.audio = true;
-        o.room = "  ".into();
-        assert!(o.validate().is_err());
+        o.record_streams = Some(vec![" a ".into(), "".into()]);
+        let v = o.validate().unwrap();
+        assert_eq!((v.dialect, v.salt.as_str()), (Dialect::Official, "s"));
+        assert_eq!(v.record_streams, Some(vec!["a".to_string()]));
+    }
+
+    #[test]
+    fn each_check_has_its_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = RecorderOptions {
+            output_dir: dir.path().to_path_buf(),
+            ..RecorderOptions::new("room1")
+        };
+        let fails = |change: &dyn Fn(&mut RecorderOptions)| {
+            let mut o = base.clone();
+            change(&mut o);
+            o.validate().unwrap_err()
+        };
+        assert_eq!(fails(&|o| o.room = "  ".into()), OptionsError::EmptyRoom);
+        assert!(matches!(
+            fails(&|o| o.server = "https://x".into()),
+            OptionsError::Server { .. }
+        ));
+        assert_eq!(
+            fails(&|o| (o.audio, o.video) = (false, false)),
+            OptionsError::NothingToRecord
+        );
+        assert_eq!(
+            fails(&|o| o.video_codecs = vec![Codec::Vp9, Codec::Opus]),
+            OptionsError::NotVideoCodec(Codec::Opus)
+        );
+        let any = "0.0.0.0".parse().unwrap();
+        assert_eq!(
+            fails(&|o| o.ice_ips = vec![any]),
+            OptionsError::IceAddress(any)
+        );
+        assert_eq!(
+            fails(&|o| o.record_streams = Some(vec![" ".into()])),
+            OptionsError::NoStreamIds
+        );
+        assert!(matches!(
+            fails(&|o| o.output_dir = o.output_dir.join("missing")),
+            OptionsError::OutputDir { .. }
+        ));
     }
 }

@@ -1,5 +1,6 @@
 //! `run`: everything tied together, from options to finished files.
 
+use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::path::PathBuf;
@@ -14,17 +15,13 @@ use crate::connection_task::ShellContext;
 use crate::driver::{Driver, Stop};
 use crate::files::FileSink;
 use crate::manifest::Manifest;
-use crate::options::{OptionsError, RecorderOptions};
+use crate::options::{OptionsError, ValidOptions};
 use crate::trace::SignalingTrace;
 use crate::ws::{WsClient, WsConfig};
 
 #[derive(Debug)]
 pub enum RunError {
     Options(OptionsError),
-    OutputDir {
-        path: PathBuf,
-        error: String,
-    },
     Trace {
         path: PathBuf,
         error: String,
@@ -44,9 +41,6 @@ impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RunError::Options(e) => write!(f, "{e}"),
-            RunError::OutputDir { path, error } => {
-                write!(f, "output directory {}: {error}", path.display())
-            }
             RunError::Trace { path, error } => {
                 write!(f, "signaling trace {}: {error}", path.display())
             }
@@ -68,20 +62,28 @@ impl From<OptionsError> for RunError {
     }
 }
 
+/// Lets `run_until` take `ValidOptions` as they are.
+impl From<Infallible> for RunError {
+    fn from(e: Infallible) -> Self {
+        match e {}
+    }
+}
+
 /// Record until SIGINT/SIGTERM.
-pub async fn run(options: RecorderOptions) -> Result<(), RunError> {
+pub async fn run(options: ValidOptions) -> Result<(), RunError> {
     run_until(options, crate::signals::shutdown_signal()).await
 }
 
 /// Record until `shutdown` resolves, then finish every file within `options.shutdown_timeout`.
-pub async fn run_until(
-    options: RecorderOptions,
-    shutdown: impl Future<Output = ()>,
-) -> Result<(), RunError> {
-    options.validate()?;
-    check_output_dir(&options)?;
-    let salt = options.effective_salt()?;
-    let dialect = options.effective_dialect()?;
+/// Takes [`ValidOptions`], or [`RecorderOptions`](crate::RecorderOptions), which are validated first.
+pub async fn run_until<O>(options: O, shutdown: impl Future<Output = ()>) -> Result<(), RunError>
+where
+    O: TryInto<ValidOptions>,
+    RunError: From<O::Error>,
+{
+    let options: ValidOptions = options.try_into()?;
+    let salt = options.salt.clone();
+    let dialect = options.dialect;
     let trace = match &options.signaling_trace {
         Some(path) => Some(
             SignalingTrace::open(path, options.signaling_trace_redact).map_err(|e| {
@@ -157,32 +159,4 @@ pub async fn run_until(
         }
         Stop::SignalingGone => Err(RunError::SignalingGone),
     }
-}
-
-/// The output directory must exist and accept new files (checked by creating one).
-pub fn check_output_dir(options: &RecorderOptions) -> Result<(), RunError> {
-    let path = options.output_dir.clone();
-    let err = |error: String| RunError::OutputDir {
-        path: path.clone(),
-        error,
-    };
-    let meta = std::fs::metadata(&path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => err("does not exist".into()),
-        _ => err(e.to_string()),
-    })?;
-    if !meta.is_dir() {
-        return Err(err("not a directory".into()));
-    }
-    let probe = path.join(format!(
-        ".roomrec-write-test-{}-{}",
-        std::process::id(),
-        fastrand::u32(..)
-    ));
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&probe)
-        .map_err(|e| err(format!("not writable: {e}")))?;
-    let _ = std::fs::remove_file(&probe);
-    Ok(())
 }

@@ -18,7 +18,7 @@ mod media;
 mod wire;
 
 use conn::{ConnEvent, ViewerConn};
-pub use wire::{PublisherIncoming, PublisherWire};
+use wire::{PublisherIncoming, PublisherWire};
 
 /// One encoded frame of a source, with its time in the track's clock.
 #[derive(Clone, Debug)]

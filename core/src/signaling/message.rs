@@ -13,6 +13,30 @@ pub enum Dialect {
     Relay,
 }
 
+impl Dialect {
+    pub const ALL: [Dialect; 2] = [Dialect::Official, Dialect::Relay];
+
+    /// Lowercase name, as on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Official => "official",
+            Dialect::Relay => "relay",
+        }
+    }
+}
+
+impl std::str::FromStr for Dialect {
+    type Err = String;
+
+    /// A [`Dialect::name`], in any case.
+    fn from_str(s: &str) -> Result<Self, String> {
+        Dialect::ALL
+            .into_iter()
+            .find(|d| d.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("unknown dialect {s:?} (expected official or relay)"))
+    }
+}
+
 /// What encoding and decoding depend on.
 #[derive(Clone, Debug)]
 pub struct CodecContext {

@@ -7,7 +7,7 @@ pub mod message;
 pub mod password;
 mod payload;
 
-pub use crypto::{hash_hex, Cipher, CryptoError};
-pub use datachannel::{DcIncoming, ViewerRequest};
-pub use message::{CodecContext, DecodeError, Dialect, IceCandidate, Incoming, Member, Outgoing};
+pub use crypto::Cipher;
+pub use datachannel::DcIncoming;
+pub use message::{CodecContext, Dialect, IceCandidate, Incoming, Member, Outgoing};
 pub use password::{Password, RoomSecrets};

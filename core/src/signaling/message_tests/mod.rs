@@ -73,6 +73,15 @@ fn cand_msg(field: &str, value: Value, vector: Option<&str>) -> Value {
     m
 }
 
+#[test]
+fn dialect_names_round_trip() {
+    for d in Dialect::ALL {
+        assert_eq!(d.name().parse::<Dialect>(), Ok(d));
+    }
+    assert_eq!("OFFICIAL".parse::<Dialect>(), Ok(Dialect::Official));
+    assert!("klingon".parse::<Dialect>().is_err());
+}
+
 mod encode;
 mod hostile;
 mod payloads;
