@@ -4,7 +4,6 @@
 //! seeds the caller provides, and outputs are polled. No sockets, files, clocks or threads.
 
 pub mod media;
-pub mod publisher;
 pub mod room;
 pub mod session;
 pub mod signaling;

@@ -8,13 +8,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use roomrec_core::media::source::{read_h264_annexb, read_ivf, read_ogg_opus, EncodedFrame};
 use roomrec_core::media::{
     Codec, FileId, MediaFrame, RecorderOutput, SenderClock, StreamRecorder, StreamRecorderConfig,
 };
 use roomrec_test_support::ffmpeg::{self, decode_errors};
 use roomrec_test_support::ffprobe::{self, probe, Probe};
 use roomrec_test_support::{mkvtoolnix, scratch_path};
+use roomrec_testpeer::source::{read_h264_annexb, read_ivf, read_ogg_opus, EncodedFrame};
 use serde_json::Value;
 
 fn fixture(name: &str) -> Vec<u8> {

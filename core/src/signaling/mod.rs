@@ -5,9 +5,9 @@ pub mod crypto;
 pub mod datachannel;
 pub mod message;
 pub mod password;
-mod payload;
+pub mod payload;
 
-pub use crypto::{hash_hex, Cipher, CryptoError};
+pub use crypto::{hash_hex, random_iv, Cipher, CryptoError};
 pub use datachannel::{DcIncoming, ViewerRequest};
 pub use message::{CodecContext, DecodeError, Dialect, IceCandidate, Incoming, Member, Outgoing};
 pub use password::{Password, RoomSecrets};
