@@ -87,8 +87,8 @@ pub enum PublisherOutput {
 ///
 /// # Call contract
 ///
-/// Time enters only as the `now` of each call; the publisher reads no clock. After creating it,
-/// after every [`handle_input`](Self::handle_input) and after every command that takes `&mut self`
+/// Time enters only as the `now` of each call; the publisher reads no clock. After every
+/// [`handle_input`](Self::handle_input) and after every command that takes `&mut self`
 /// ([`hang_up`](Self::hang_up), [`renegotiate`](Self::renegotiate), ...):
 ///
 /// 1. call [`poll_output`](Self::poll_output) until it returns `None` ("drained"), sending each
@@ -191,83 +191,6 @@ impl Publisher {
     /// Our peer id in the relay dialect (`from`); the official server assigns its own.
     pub fn own_id(&self) -> &str {
         &self.wire.own_id
-    }
-
-    fn signaling_up(&mut self) {
-        self.signaling_up = true;
-        if !self.hung_up {
-            let text = self.wire.joinroom();
-            self.send(text);
-        }
-    }
-
-    fn signaling_text(&mut self, now: Instant, text: &str) {
-        if self.hung_up {
-            return;
-        }
-        match self.wire.decode(text) {
-            PublisherIncoming::WantsStream { viewer } => self.offer_to(now, viewer),
-            PublisherIncoming::Answer {
-                viewer,
-                session,
-                sdp,
-            } => {
-                if let Some(c) = self.conn_mut(&viewer, Some(&session)) {
-                    let mut out = VecDeque::new();
-                    c.accept_answer(now, &sdp, true, &mut out);
-                    self.out.extend(out);
-                }
-            }
-            PublisherIncoming::Candidates {
-                viewer,
-                session,
-                candidates,
-            } => {
-                if let Some(c) = self.conn_mut(&viewer, session.as_deref()) {
-                    let mut out = VecDeque::new();
-                    c.add_candidates(now, &candidates, &mut out);
-                    self.out.extend(out);
-                }
-            }
-            PublisherIncoming::Left { viewer } => {
-                let mut out = VecDeque::new();
-                for c in self.conns.iter_mut().filter(|c| c.viewer == viewer) {
-                    c.close(now, &mut out);
-                }
-                self.out.extend(out);
-            }
-            PublisherIncoming::Other => {}
-        }
-        self.process_conn_events(now);
-    }
-
-    fn datagram(
-        &mut self,
-        now: Instant,
-        source: SocketAddr,
-        destination: SocketAddr,
-        contents: &[u8],
-    ) {
-        let mut out = VecDeque::new();
-        if let Some(c) = self
-            .conns
-            .iter_mut()
-            .find(|c| !c.closed && c.accepts(source, destination, contents))
-        {
-            c.receive(now, source, destination, contents, &mut out);
-        }
-        self.out.extend(out);
-        self.process_conn_events(now);
-    }
-
-    fn timeout(&mut self, now: Instant) {
-        let mut out = VecDeque::new();
-        for c in self.conns.iter_mut().filter(|c| !c.closed) {
-            c.timeout(now, &self.tracks, self.video_muted, &mut out);
-        }
-        self.out.extend(out);
-        self.process_conn_events(now);
-        self.drop_closed();
     }
 
     /// Stop (true) or resume (false) sending video; resumes on the next keyframe, like a camera.
@@ -375,6 +298,83 @@ impl Publisher {
     /// Frames handed to str0m so far, over all connections and tracks.
     pub fn frames_sent(&self) -> u64 {
         self.conns.iter().map(|c| c.frames_sent()).sum()
+    }
+
+    fn signaling_up(&mut self) {
+        self.signaling_up = true;
+        if !self.hung_up {
+            let text = self.wire.joinroom();
+            self.send(text);
+        }
+    }
+
+    fn signaling_text(&mut self, now: Instant, text: &str) {
+        if self.hung_up {
+            return;
+        }
+        match self.wire.decode(text) {
+            PublisherIncoming::WantsStream { viewer } => self.offer_to(now, viewer),
+            PublisherIncoming::Answer {
+                viewer,
+                session,
+                sdp,
+            } => {
+                if let Some(c) = self.conn_mut(&viewer, Some(&session)) {
+                    let mut out = VecDeque::new();
+                    c.accept_answer(now, &sdp, true, &mut out);
+                    self.out.extend(out);
+                }
+            }
+            PublisherIncoming::Candidates {
+                viewer,
+                session,
+                candidates,
+            } => {
+                if let Some(c) = self.conn_mut(&viewer, session.as_deref()) {
+                    let mut out = VecDeque::new();
+                    c.add_candidates(now, &candidates, &mut out);
+                    self.out.extend(out);
+                }
+            }
+            PublisherIncoming::Left { viewer } => {
+                let mut out = VecDeque::new();
+                for c in self.conns.iter_mut().filter(|c| c.viewer == viewer) {
+                    c.close(now, &mut out);
+                }
+                self.out.extend(out);
+            }
+            PublisherIncoming::Other => {}
+        }
+        self.process_conn_events(now);
+    }
+
+    fn datagram(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        contents: &[u8],
+    ) {
+        let mut out = VecDeque::new();
+        if let Some(c) = self
+            .conns
+            .iter_mut()
+            .find(|c| !c.closed && c.accepts(source, destination, contents))
+        {
+            c.receive(now, source, destination, contents, &mut out);
+        }
+        self.out.extend(out);
+        self.process_conn_events(now);
+    }
+
+    fn timeout(&mut self, now: Instant) {
+        let mut out = VecDeque::new();
+        for c in self.conns.iter_mut().filter(|c| !c.closed) {
+            c.timeout(now, &self.tracks, self.video_muted, &mut out);
+        }
+        self.out.extend(out);
+        self.process_conn_events(now);
+        self.drop_closed();
     }
 
     fn offer_to(&mut self, now: Instant, viewer: String) {

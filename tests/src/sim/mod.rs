@@ -205,8 +205,8 @@ impl Sim {
             seed: self.next_seed,
         };
         // str0m draws its ids from fastrand's thread-local generator; this thread is the
-        // simulation's, so it seeds it for reproducible runs.
-        fastrand::seed(self.next_seed);
+        // simulation's, so it seeds it for reproducible runs (apart from the publisher's own seed).
+        fastrand::seed(self.next_seed ^ 0x5eed_5eed);
         let publisher = Publisher::new(config);
         self.publishers.push(PublisherNode {
             publisher,
