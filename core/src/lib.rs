@@ -5,6 +5,5 @@
 
 pub mod connection;
 pub mod media;
-pub mod publisher;
 pub mod room;
 pub mod signaling;

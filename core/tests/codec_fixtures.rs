@@ -5,9 +5,9 @@ mod ts_support;
 use roomrec_core::media::codec::{
     av1_codec_private, is_keyframe, opus_packet_samples, video_resolution,
 };
-use roomrec_core::media::source::{read_h264_annexb, read_ivf, read_ogg_opus};
 use roomrec_core::media::Codec;
 use roomrec_test_support::{ffmpeg, ffprobe, mkvtoolnix, scratch_path};
+use roomrec_testpeer::source::{read_h264_annexb, read_ivf, read_ogg_opus};
 use ts_support::*;
 
 #[test]

@@ -6,8 +6,8 @@ use proptest::prelude::*;
 use roomrec_core::media::codec::{
     av1_codec_private, is_keyframe, opus_packet_samples, video_resolution,
 };
-use roomrec_core::media::source::{read_h264_annexb, read_ivf, read_ogg_opus};
 use roomrec_core::media::Codec;
+use roomrec_testpeer::source::{read_h264_annexb, read_ivf, read_ogg_opus};
 use std::sync::OnceLock;
 
 const CODECS: [Codec; 5] = [Codec::H264, Codec::Vp8, Codec::Vp9, Codec::Av1, Codec::Opus];

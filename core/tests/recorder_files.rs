@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use roomrec_core::media::source::{read_h264_annexb, read_ivf, read_ogg_opus, EncodedFrame};
 use roomrec_core::media::{
     Codec, FileId, FileOp, MediaFrame, RecorderOutput, SenderClock, StreamRecorder,
     StreamRecorderConfig,
@@ -16,6 +15,7 @@ use roomrec_core::media::{
 use roomrec_test_support::ffmpeg::{self, decode_errors};
 use roomrec_test_support::ffprobe::{self, probe, Probe};
 use roomrec_test_support::{mkvtoolnix, scratch_path};
+use roomrec_testpeer::source::{read_h264_annexb, read_ivf, read_ogg_opus, EncodedFrame};
 use serde_json::Value;
 
 fn fixture(name: &str) -> Vec<u8> {

@@ -3,12 +3,12 @@
 mod ts_support;
 
 use roomrec_core::media::codec::h264;
-use roomrec_core::media::source::{read_ogg_opus, EncodedFrame};
 use roomrec_core::media::ts::TsMuxer;
 use roomrec_core::media::TrackSpec;
 use roomrec_test_support::ffmpeg::decode_errors;
 use roomrec_test_support::ts::{self, Packet};
 use roomrec_test_support::{ffmpeg, ffprobe, scratch_path};
+use roomrec_testpeer::source::{read_ogg_opus, EncodedFrame};
 use std::path::PathBuf;
 use ts_support::*;
 

@@ -2,11 +2,11 @@
 
 mod ts_support;
 
-use roomrec_core::media::source::{read_h264_annexb, read_ogg_opus, EncodedFrame};
 use roomrec_core::media::ts::TsMuxer;
 use roomrec_core::media::TrackSpec;
 use roomrec_test_support::ffmpeg::{self, decode_errors};
 use roomrec_test_support::{ffprobe, scratch_path, ts};
+use roomrec_testpeer::source::{read_h264_annexb, read_ogg_opus, EncodedFrame};
 use std::path::PathBuf;
 use ts_support::*;
 

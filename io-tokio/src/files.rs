@@ -51,7 +51,8 @@ enum Op {
 enum Target {
     /// Create `{base}.{ext}` (or `{base}_N.{ext}`) in the output dir.
     New { base: String, ext: String },
-    /// Open an existing path for writing as is (test hook: `/dev/full`).
+    /// Open an existing path for writing as is (tests: `/dev/full`).
+    #[cfg(feature = "test-hooks")]
     Exact(PathBuf),
 }
 
@@ -122,8 +123,9 @@ impl FileSink {
         self.start(file, target)
     }
 
-    /// Test hook: write to an existing path (e.g. `/dev/full`) without the naming rules.
-    #[doc(hidden)]
+    /// Test hook: write to an existing path (e.g. `/dev/full`) without the naming rules. Only
+    /// with the `test-hooks` feature, which io-tokio's own tests turn on.
+    #[cfg(feature = "test-hooks")]
     pub fn open_exact_path_for_test(&self, file: FileId, path: impl Into<PathBuf>) -> FileHandle {
         self.start(file, Target::Exact(path.into()))
     }
@@ -315,6 +317,7 @@ fn writer_thread(
 ) {
     let opened = match &target {
         Target::New { base, ext } => create_unique(&shared.dir, base, ext),
+        #[cfg(feature = "test-hooks")]
         Target::Exact(path) => OpenOptions::new()
             .write(true)
             .open(path)
@@ -325,6 +328,7 @@ fn writer_thread(
         Err(e) => {
             let name = match &target {
                 Target::New { base, ext } => shared.dir.join(format!("{base}.{ext}")),
+                #[cfg(feature = "test-hooks")]
                 Target::Exact(p) => p.clone(),
             };
             let error = format!("cannot create {}: {e}", name.display());
@@ -340,6 +344,7 @@ fn writer_thread(
     };
     let requested = match &target {
         Target::New { base, ext } => format!("{base}.{ext}"),
+        #[cfg(feature = "test-hooks")]
         Target::Exact(p) => p
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use roomrec_core::media::Codec;
-use roomrec_core::publisher::{SourceFrame, Track};
+use roomrec_testpeer::{SourceFrame, Track};
 
 /// 30 fps video with a keyframe every `gop` frames; payload bytes follow the VP8 keyframe bit
 /// convention (`data[0] & 1 == 0` on keyframes), so depacketizers flag them.

@@ -6,7 +6,6 @@ pub mod ebml;
 pub mod frame;
 pub mod mux;
 pub mod recorder;
-pub mod source;
 pub mod ts;
 pub mod webm;
 

@@ -28,6 +28,13 @@ impl std::fmt::Display for CryptoError {
 }
 impl std::error::Error for CryptoError {}
 
+/// A fresh IV for [`Cipher::encrypt`], drawn from the caller's seeded generator.
+pub fn random_iv(rng: &mut fastrand::Rng) -> [u8; 16] {
+    let mut iv = [0u8; 16];
+    iv.iter_mut().for_each(|b| *b = rng.u8(..));
+    iv
+}
+
 /// AES-256-CBC with PKCS#7, key = SHA-256(password + salt).
 #[derive(Clone)]
 pub struct Cipher {

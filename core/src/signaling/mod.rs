@@ -5,9 +5,9 @@ pub mod crypto;
 pub mod datachannel;
 pub mod message;
 pub mod password;
-mod payload;
+pub mod payload;
 
-pub use crypto::Cipher;
+pub use crypto::{random_iv, Cipher};
 pub use datachannel::DcIncoming;
 pub use message::{CodecContext, Dialect, IceCandidate, Incoming, Member, Outgoing};
 pub use password::{Password, RoomSecrets};

@@ -1,16 +1,17 @@
 //! Pieces shared by the WebSocket and data-channel codecs: reading (and decrypting) `description`
-//! and `candidates`, writing them back, and a JSON object writer that keeps key order.
+//! and `candidates`, writing them back, and a JSON object writer that keeps key order. Public so
+//! the synthetic publisher (`roomrec-testpeer`) seals and opens exactly like the recorder.
 
 use serde_json::{Map, Value};
 
 use super::crypto::Cipher;
 use super::message::{DecodeError, IceCandidate};
 
-pub(crate) type Obj = Map<String, Value>;
+pub type Obj = Map<String, Value>;
 
 /// A JSON value that may come encrypted: a hex string plus `vector` in the same message.
 /// Returns the plaintext value and whether it was encrypted.
-pub(crate) fn open(
+pub fn open(
     cipher: Option<&Cipher>,
     obj: &Obj,
     field: &'static str,
@@ -35,7 +36,7 @@ pub(crate) fn open(
 }
 
 /// `{"type":..,"sdp":..}` -> (type, sdp).
-pub(crate) fn description(v: &Value) -> Result<(String, String), DecodeError> {
+pub fn description(v: &Value) -> Result<(String, String), DecodeError> {
     let obj = v.as_object().ok_or(DecodeError::BadField("description"))?;
     let kind = str_field(obj, "type", "description.type")?;
     let sdp = str_field(obj, "sdp", "description.sdp")?;
@@ -98,7 +99,7 @@ fn candidate(v: &Value) -> Result<Option<IceCandidate>, DecodeError> {
 }
 
 /// Reads `candidates` or `candidate`, whichever is present (None when neither).
-pub(crate) fn open_candidates(
+pub fn open_candidates(
     cipher: Option<&Cipher>,
     obj: &Obj,
 ) -> Result<Option<Vec<IceCandidate>>, DecodeError> {
@@ -113,12 +114,12 @@ pub(crate) fn open_candidates(
 
 /// JSON text of `{"type":kind,"sdp":sdp}` with the keys in the browser's order (this exact text is
 /// what gets encrypted).
-pub(crate) fn description_json(kind: &str, sdp: &str) -> String {
+pub fn description_json(kind: &str, sdp: &str) -> String {
     object(&[("type", json(kind)), ("sdp", json(sdp))])
 }
 
 /// JSON text of a candidate array, keys in RTCIceCandidate.toJSON order, absent fields left out.
-pub(crate) fn candidates_json(list: &[IceCandidate]) -> String {
+pub fn candidates_json(list: &[IceCandidate]) -> String {
     let items: Vec<String> = list
         .iter()
         .map(|c| {
@@ -140,11 +141,7 @@ pub(crate) fn candidates_json(list: &[IceCandidate]) -> String {
 
 /// A field's JSON text, sealed when a cipher is given: (hex string JSON, Some(vector)) or
 /// (the text unchanged, None).
-pub(crate) fn seal(
-    cipher: Option<&Cipher>,
-    json_text: String,
-    iv: [u8; 16],
-) -> (String, Option<String>) {
+pub fn seal(cipher: Option<&Cipher>, json_text: String, iv: [u8; 16]) -> (String, Option<String>) {
     match cipher {
         Some(c) => {
             let (ct, vector) = c.encrypt(&json_text, iv);
@@ -155,13 +152,13 @@ pub(crate) fn seal(
 }
 
 /// JSON text of one value.
-pub(crate) fn json(v: impl Into<Value>) -> String {
+pub fn json(v: impl Into<Value>) -> String {
     v.into().to_string()
 }
 
 /// Serializes an object from (key, JSON text) pairs, in the given order (serde_json's map would
 /// sort the keys).
-pub(crate) fn object(fields: &[(&str, String)]) -> String {
+pub fn object(fields: &[(&str, String)]) -> String {
     let parts: Vec<String> = fields
         .iter()
         .map(|(k, v)| format!("{}:{v}", json(*k)))

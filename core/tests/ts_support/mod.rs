@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use roomrec_core::media::source::{read_h264_annexb, EncodedFrame};
 use roomrec_core::media::{Codec, TrackSpec};
+use roomrec_testpeer::source::{read_h264_annexb, EncodedFrame};
 
 pub fn fixture_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -63,7 +63,7 @@ pub fn frame_events(
     track: usize,
     rate: u64,
     offset_ns: u64,
-    frames: &[roomrec_core::media::source::EncodedFrame],
+    frames: &[roomrec_testpeer::source::EncodedFrame],
 ) -> Vec<Event> {
     frames
         .iter()

@@ -2,7 +2,7 @@
 //! so `roomrec demo` records real H.264/VP8/VP9/AV1 + Opus on a machine without any media tools.
 
 use roomrec_core::media::Codec;
-use roomrec_core::publisher::Track;
+use roomrec_testpeer::Track;
 
 const H264: &[u8] = include_bytes!("../../../core/fixtures/h264-320x240-30fps.h264");
 const VP8: &[u8] = include_bytes!("../../../core/fixtures/vp8-320x240-30fps.ivf");

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use roomrec_core::media::Codec;
-use roomrec_core::publisher::PublisherConfig;
 use roomrec_core::signaling::{Dialect, Password};
+use roomrec_testpeer::PublisherConfig;
 
 use crate::relay::{spawn_relay, RelayDialect};
 use crate::{run_until, RecorderOptions, RunError};

@@ -1,10 +1,10 @@
-//! Drives one synthetic publisher (core `Publisher`) over a real WebSocket and UDP socket.
+//! Drives one synthetic publisher (`roomrec_testpeer::Publisher`) over a real WebSocket and UDP socket.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use roomrec_core::publisher::{Publisher, PublisherConfig, PublisherOutput};
+use roomrec_testpeer::{Publisher, PublisherConfig, PublisherInput, PublisherOutput};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -66,7 +66,7 @@ pub async fn spawn_lossy_publisher(
         rate: loss,
         rng: fastrand::Rng::with_seed(config.seed),
     };
-    let publisher = Publisher::new(config, Instant::now());
+    let publisher = Publisher::new(config);
     let task = tokio::spawn(drive(publisher, socket, ws, rx, loss));
     Ok(PublisherHandle {
         stream_id,
@@ -94,7 +94,7 @@ async fn drive(
     let (mut ws_tx, mut ws_rx) = ws.split();
     let local = socket.local_addr().expect("bound socket has an address");
     let mut buf = vec![0u8; 2048];
-    p.handle_signaling_up(Instant::now());
+    p.handle_input(Instant::now(), PublisherInput::SignalingUp);
     let mut stopping = false;
     loop {
         while let Some(output) = p.poll_output() {
@@ -122,20 +122,29 @@ async fn drive(
             .unwrap_or_else(|| Instant::now() + Duration::from_millis(100));
         tokio::select! {
             msg = ws_rx.next() => match msg {
-                Some(Ok(Message::Text(text))) => p.handle_signaling_text(Instant::now(), &text),
+                Some(Ok(Message::Text(text))) => {
+                    p.handle_input(Instant::now(), PublisherInput::SignalingText(&text))
+                }
                 Some(Ok(_)) => {}
                 Some(Err(_)) | None => {
-                    p.handle_signaling_down();
+                    p.handle_input(Instant::now(), PublisherInput::SignalingDown);
                     p.hang_up(Instant::now());
                     stopping = true;
                 }
             },
             received = socket.recv_from(&mut buf) => {
                 if let Ok((n, source)) = received {
-                    p.handle_datagram(Instant::now(), source, local, &buf[..n]);
+                    let input = PublisherInput::Datagram {
+                        source,
+                        destination: local,
+                        contents: &buf[..n],
+                    };
+                    p.handle_input(Instant::now(), input);
                 }
             }
-            _ = tokio::time::sleep_until(wake.into()) => p.handle_timeout(Instant::now()),
+            _ = tokio::time::sleep_until(wake.into()) => {
+                p.handle_input(Instant::now(), PublisherInput::Timeout)
+            }
             command = commands.recv() => match command {
                 Some(PublisherCommand::SetVideoMuted(muted)) => p.set_video_muted(muted),
                 Some(PublisherCommand::HangUp) | None => {

@@ -16,8 +16,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tracing::{debug, info, warn};
 
-use super::routing::{ClientId, Relay};
-use super::RelayDialect;
+use roomrec_relay::{ClientId, Relay, RelayDialect};
 
 /// Tunables of [`serve_with`]; [`ServerOptions::new`] gives the defaults used by [`serve`].
 #[derive(Clone, Debug)]

@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use roomrec_core::media::source::{read_h264_annexb, read_ivf, read_ogg_opus};
 use roomrec_core::signaling::password::{DEFAULT_PASSWORD, DEFAULT_SALT};
 use roomrec_core::signaling::Cipher;
+use roomrec_testpeer::source::{read_h264_annexb, read_ivf, read_ogg_opus};
 use serde_json::Value;
 
 use super::session::{FIRST_OFFER, REOFFER, REOFFER_H264};

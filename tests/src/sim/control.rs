@@ -2,9 +2,9 @@
 
 use std::time::Instant;
 
-use roomrec_core::publisher::Track;
 use roomrec_core::room::RoomInput;
 use roomrec_core::signaling::Dialect;
+use roomrec_testpeer::{PublisherInput, Track};
 
 use super::net::Datagram;
 use super::{Hop, PublisherSpec, Sim};
@@ -25,7 +25,8 @@ impl Sim {
             Dialect::Relay => Some(p.publisher.own_id().to_string()),
             Dialect::Official => self.relay.peer_id(client),
         };
-        p.publisher.handle_signaling_up(self.now);
+        p.publisher
+            .handle_input(self.now, PublisherInput::SignalingUp);
         self.flush();
     }
 
@@ -36,7 +37,9 @@ impl Sim {
         if let Some(client) = self.publishers[index].client.take() {
             self.relay.disconnect(client);
         }
-        self.publishers[index].publisher.handle_signaling_down();
+        self.publishers[index]
+            .publisher
+            .handle_input(self.now, PublisherInput::SignalingDown);
         self.flush();
     }
 

@@ -19,11 +19,10 @@ use std::time::{Duration, Instant};
 
 use roomrec_core::connection::{ConnectionSettings, SessionKey};
 use roomrec_core::media::{Codec, TrackKind};
-use roomrec_core::publisher::{Publisher, PublisherConfig, PublisherOutput, Track};
 use roomrec_core::room::{RoomConfig, RoomInput};
 use roomrec_core::signaling::{Dialect, Password};
-use roomrec_io_tokio::relay::routing::{ClientId, Relay};
-use roomrec_io_tokio::relay::RelayDialect;
+use roomrec_relay::{ClientId, Relay, RelayDialect};
+use roomrec_testpeer::{Publisher, PublisherConfig, PublisherInput, PublisherOutput, Track};
 
 mod control;
 pub mod dtls;
@@ -211,7 +210,10 @@ impl Sim {
             scene: false,
             seed: self.next_seed,
         };
-        let publisher = Publisher::new(config, self.now);
+        // str0m draws its ids from fastrand's thread-local generator; this thread is the
+        // simulation's, so it seeds it for reproducible runs (apart from the publisher's own seed).
+        fastrand::seed(self.next_seed ^ 0x5eed_5eed);
+        let publisher = Publisher::new(config);
         self.publishers.push(PublisherNode {
             publisher,
             client: None,
@@ -287,7 +289,7 @@ impl Sim {
         self.recorder.handle_timeouts(now);
         for p in self.publishers.iter_mut().filter(|p| p.alive) {
             if p.publisher.poll_timeout().is_some_and(|t| t <= now) {
-                p.publisher.handle_timeout(now);
+                p.publisher.handle_input(now, PublisherInput::Timeout);
             }
         }
         self.flush();
@@ -308,7 +310,8 @@ impl Sim {
                     .iter_mut()
                     .find(|p| p.alive && p.client == Some(client))
                 {
-                    p.publisher.handle_signaling_text(now, &text);
+                    p.publisher
+                        .handle_input(now, PublisherInput::SignalingText(&text));
                 }
             }
         }
@@ -318,8 +321,12 @@ impl Sim {
         let now = self.now;
         if let Some(p) = self.publishers.iter_mut().find(|p| p.addr == d.destination) {
             if p.alive {
-                p.publisher
-                    .handle_datagram(now, d.source, d.destination, &d.contents);
+                let input = PublisherInput::Datagram {
+                    source: d.source,
+                    destination: d.destination,
+                    contents: &d.contents,
+                };
+                p.publisher.handle_input(now, input);
             }
         } else {
             self.recorder.receive(now, d);

@@ -7,8 +7,8 @@ use std::fmt;
 use std::time::Duration;
 
 use roomrec_core::media::Codec;
-use roomrec_core::publisher::Track;
 use roomrec_core::signaling::{Dialect, Password};
+use roomrec_testpeer::Track;
 
 use super::hostile::Hostile;
 use super::net::{Impairment, SignalingImpairment};

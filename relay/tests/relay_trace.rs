@@ -1,7 +1,7 @@
 //! Replays the WebSocket lines of real captured traffic (unmodified `vdoninja.js`, VDO.Ninja web
 //! app) through the pure relay-dialect routing and checks every message lands where it did.
 
-use roomrec_io_tokio::relay::{ClientId, Relay, RelayDialect};
+use roomrec_relay::{ClientId, Relay, RelayDialect};
 use serde_json::Value;
 
 const TRACES: [&str; 5] = [

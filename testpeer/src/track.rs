@@ -1,10 +1,34 @@
-//! Turning encoded media (fixture files) into looping publisher tracks.
+//! Looping publisher tracks, and turning encoded media (fixture files) into them.
 
 use std::sync::Arc;
 
-use super::{SourceFrame, Track};
-use crate::media::source::{self, EncodedFrame, SourceError};
-use crate::media::Codec;
+use roomrec_core::media::Codec;
+
+use crate::source::{self, EncodedFrame, SourceError};
+
+/// One encoded frame of a source, with its time in the track's clock.
+#[derive(Clone, Debug)]
+pub struct SourceFrame {
+    /// The encoded frame as str0m's writer takes it (H.264 with 4-byte start codes).
+    pub data: Arc<[u8]>,
+    /// Time of the frame in clock units from the start of the loop.
+    pub time: u64,
+    /// Whether a decoder can start here (video waits for one after (re)starting).
+    pub keyframe: bool,
+}
+
+/// A looping media source.
+#[derive(Clone, Debug)]
+pub struct Track {
+    /// The codec the frames are in.
+    pub codec: Codec,
+    /// 90000 for video, 48000 for Opus.
+    pub clock_rate: u32,
+    /// The frames of one loop, in time order.
+    pub frames: Arc<[SourceFrame]>,
+    /// Length of one loop in clock units (the time of the frame after the last).
+    pub period: u64,
+}
 
 impl Track {
     /// A looping track from frames in clock units (`clock_rate`).

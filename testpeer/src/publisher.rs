@@ -1,74 +1,104 @@
-//! A synthetic VDO.Ninja publisher built on str0m, speaking the publisher side of both signaling
-//! dialects the way the web app does (data channel first, tracks in a re-offer on the data
-//! channel, trickled candidate bundles, `bye` on hang-up). Used by the simulation, the loopback
-//! tests and `roomrec demo`. Sans-io like the rest of the core.
+//! The publisher state machine: one str0m connection per viewer that asks for the stream.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Instant;
 
-use serde_json::{json, Value};
+use roomrec_core::media::TrackKind;
+use roomrec_core::signaling::{
+    datachannel, random_iv, Dialect, IceCandidate, Password, RoomSecrets,
+};
+use serde_json::json;
 
-use crate::media::{Codec, TrackKind};
-use crate::signaling::{Dialect, Password, RoomSecrets};
+use crate::conn::{ConnEvent, ViewerConn};
+use crate::wire::{PublisherIncoming, PublisherWire};
+use crate::Track;
 
-mod conn;
-mod media;
-mod wire;
-
-use conn::{ConnEvent, ViewerConn};
-use wire::{PublisherIncoming, PublisherWire};
-
-/// One encoded frame of a source, with its time in the track's clock.
-#[derive(Clone, Debug)]
-pub struct SourceFrame {
-    pub data: Arc<[u8]>,
-    pub time: u64,
-    pub keyframe: bool,
-}
-
-/// A looping media source.
-#[derive(Clone, Debug)]
-pub struct Track {
-    pub codec: Codec,
-    /// 90000 for video, 48000 for Opus.
-    pub clock_rate: u32,
-    pub frames: Arc<[SourceFrame]>,
-    /// Length of one loop in clock units (the time of the frame after the last).
-    pub period: u64,
-}
-
+/// Who the publisher is and what it sends.
 #[derive(Clone, Debug)]
 pub struct PublisherConfig {
+    /// Room name as typed (hashed with the password on the wire).
     pub room: String,
+    /// The room password; also the key of sealed SDP and candidates.
     pub password: Password,
+    /// Salt of the hashes and the key, `vdo.ninja` in the web app.
     pub salt: String,
+    /// Which signaling server the publisher talks to.
     pub dialect: Dialect,
     /// Stream id without suffix.
     pub stream_id: String,
+    /// Display name sent in `info.label`.
     pub label: String,
     /// The UDP address the caller delivers our datagrams from/to.
     pub local_addr: SocketAddr,
+    /// Video source, looping.
     pub video: Option<Track>,
+    /// Audio source (Opus), looping.
     pub audio: Option<Track>,
     /// Send the candidate bundle before the offer (real networks reorder signaling).
     pub candidates_first: bool,
     /// Behave like a `&scene`/viewer page: no streamID in joinroom, `isScene: true`, no tracks.
     pub scene: bool,
+    /// Seed of the publisher's own ids, session ids and IVs. str0m's ids come from fastrand's
+    /// thread-local generator, which the caller seeds if it wants reproducible runs.
     pub seed: u64,
 }
 
+/// What happens to the publisher from outside; passed to [`Publisher::handle_input`].
+#[derive(Clone, Copy, Debug)]
+pub enum PublisherInput<'a> {
+    /// The WebSocket is open: join the room.
+    SignalingUp,
+    /// The WebSocket closed; nothing is sent on it until the next `SignalingUp`.
+    SignalingDown,
+    /// A text frame from the signaling server.
+    SignalingText(&'a str),
+    /// A UDP datagram for one of our connections.
+    Datagram {
+        /// Where it came from.
+        source: SocketAddr,
+        /// Our address it arrived on.
+        destination: SocketAddr,
+        /// The datagram's bytes.
+        contents: &'a [u8],
+    },
+    /// The time from [`Publisher::poll_timeout`] has come.
+    Timeout,
+}
+
+/// What the publisher wants done; drained with [`Publisher::poll_output`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PublisherOutput {
+    /// Send this text frame on the WebSocket.
     SendSignaling(String),
+    /// Send this UDP datagram.
     Transmit {
+        /// Our address to send from.
         source: SocketAddr,
+        /// The peer's address.
         destination: SocketAddr,
+        /// The datagram's bytes.
         contents: Vec<u8>,
     },
 }
 
+/// A synthetic VDO.Ninja publisher: joins the room, offers its stream to every viewer that asks,
+/// and sends its looping tracks once the viewer's data channel requested them.
+///
+/// # Call contract
+///
+/// Time enters only as the `now` of each call; the publisher reads no clock. After every
+/// [`handle_input`](Self::handle_input) and after every command that takes `&mut self`
+/// ([`hang_up`](Self::hang_up), [`renegotiate`](Self::renegotiate), ...):
+///
+/// 1. call [`poll_output`](Self::poll_output) until it returns `None` ("drained"), sending each
+///    output in order;
+/// 2. then call [`poll_timeout`](Self::poll_timeout) and feed [`PublisherInput::Timeout`] once
+///    that time has come (`None`: no connection, nothing to wait for).
+///
+/// Handing in `Timeout` early is harmless. With the same seed, the same calls at the same times
+/// give the same outputs, provided the caller also seeds fastrand's thread-local generator
+/// (str0m draws its ids from it).
 pub struct Publisher {
     config: PublisherConfig,
     wire: PublisherWire,
@@ -83,7 +113,8 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    pub fn new(config: PublisherConfig, _now: Instant) -> Publisher {
+    /// A publisher with its WebSocket still down (see [`PublisherInput::SignalingUp`]).
+    pub fn new(config: PublisherConfig) -> Publisher {
         let secrets = RoomSecrets::new(&config.room, &config.password, &config.salt);
         let mut rng = fastrand::Rng::with_seed(config.seed);
         let own_id: String = (0..20).map(|_| rng.alphanumeric()).collect();
@@ -119,6 +150,35 @@ impl Publisher {
         publisher
     }
 
+    /// Feed one input at `now`; then drain (see the [call contract](Self)).
+    pub fn handle_input(&mut self, now: Instant, input: PublisherInput<'_>) {
+        match input {
+            PublisherInput::SignalingUp => self.signaling_up(),
+            PublisherInput::SignalingDown => self.signaling_up = false,
+            PublisherInput::SignalingText(text) => self.signaling_text(now, text),
+            PublisherInput::Datagram {
+                source,
+                destination,
+                contents,
+            } => self.datagram(now, source, destination, contents),
+            PublisherInput::Timeout => self.timeout(now),
+        }
+    }
+
+    /// The next thing to send; `None` once drained.
+    pub fn poll_output(&mut self) -> Option<PublisherOutput> {
+        self.out.pop_front()
+    }
+
+    /// When to hand in [`PublisherInput::Timeout`] next; `None` while there is no connection.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.conns
+            .iter()
+            .filter(|c| !c.closed)
+            .map(|c| c.next_timeout(&self.tracks))
+            .min()
+    }
+
     /// Turn into a scene/viewer page (see [`PublisherConfig::scene`]).
     pub fn make_scene(&mut self) {
         self.config.scene = true;
@@ -128,101 +188,9 @@ impl Publisher {
         self.wire.wire_stream = (0..8).map(|_| self.rng.alphanumeric()).collect();
     }
 
+    /// Our peer id in the relay dialect (`from`); the official server assigns its own.
     pub fn own_id(&self) -> &str {
         &self.wire.own_id
-    }
-
-    pub fn handle_signaling_up(&mut self, _now: Instant) {
-        self.signaling_up = true;
-        if !self.hung_up {
-            let text = self.wire.joinroom();
-            self.send(text);
-        }
-    }
-
-    pub fn handle_signaling_down(&mut self) {
-        self.signaling_up = false;
-    }
-
-    pub fn handle_signaling_text(&mut self, now: Instant, text: &str) {
-        if self.hung_up {
-            return;
-        }
-        match self.wire.decode(text) {
-            PublisherIncoming::WantsStream { viewer } => self.offer_to(now, viewer),
-            PublisherIncoming::Answer {
-                viewer,
-                session,
-                sdp,
-            } => {
-                if let Some(c) = self.conn_mut(&viewer, Some(&session)) {
-                    let mut out = VecDeque::new();
-                    c.accept_answer(now, &sdp, true, &mut out);
-                    self.out.extend(out);
-                }
-            }
-            PublisherIncoming::Candidates {
-                viewer,
-                session,
-                candidates,
-            } => {
-                if let Some(c) = self.conn_mut(&viewer, session.as_deref()) {
-                    let mut out = VecDeque::new();
-                    c.add_candidates(now, &candidates, &mut out);
-                    self.out.extend(out);
-                }
-            }
-            PublisherIncoming::Left { viewer } => {
-                let mut out = VecDeque::new();
-                for c in self.conns.iter_mut().filter(|c| c.viewer == viewer) {
-                    c.close(now, &mut out);
-                }
-                self.out.extend(out);
-            }
-            PublisherIncoming::Other => {}
-        }
-        self.process_conn_events(now);
-    }
-
-    pub fn handle_datagram(
-        &mut self,
-        now: Instant,
-        source: SocketAddr,
-        destination: SocketAddr,
-        contents: &[u8],
-    ) {
-        let mut out = VecDeque::new();
-        if let Some(c) = self
-            .conns
-            .iter_mut()
-            .find(|c| !c.closed && c.accepts(source, destination, contents))
-        {
-            c.receive(now, source, destination, contents, &mut out);
-        }
-        self.out.extend(out);
-        self.process_conn_events(now);
-    }
-
-    pub fn handle_timeout(&mut self, now: Instant) {
-        let mut out = VecDeque::new();
-        for c in self.conns.iter_mut().filter(|c| !c.closed) {
-            c.timeout(now, &self.tracks, self.video_muted, &mut out);
-        }
-        self.out.extend(out);
-        self.process_conn_events(now);
-        self.drop_closed();
-    }
-
-    pub fn poll_output(&mut self) -> Option<PublisherOutput> {
-        self.out.pop_front()
-    }
-
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        self.conns
-            .iter()
-            .filter(|c| !c.closed)
-            .map(|c| c.next_timeout(&self.tracks))
-            .min()
     }
 
     /// Stop (true) or resume (false) sending video; resumes on the next keyframe, like a camera.
@@ -239,7 +207,7 @@ impl Publisher {
                 &json!({"videoMuted": true, "bye": true}).to_string(),
                 &mut out,
             );
-            c.send_control(now, &json!({"bye": true}).to_string(), &mut out);
+            c.send_control(now, &datachannel::encode_bye(), &mut out);
             c.close(now, &mut out);
         }
         self.out.extend(out);
@@ -281,7 +249,7 @@ impl Publisher {
             if let Some(sdp) = self.conns[i].reoffer(now, ice_restart, &mut out) {
                 let (viewer, session) =
                     (self.conns[i].viewer.clone(), self.conns[i].session.clone());
-                let iv = self.iv();
+                let iv = random_iv(&mut self.rng);
                 let text = self
                     .wire
                     .dc_offer(&viewer, &self.config.stream_id, &session, &sdp, iv);
@@ -294,7 +262,7 @@ impl Publisher {
     /// Trickle our candidates again on the WebSocket for every open connection (browsers send
     /// late candidate bundles, e.g. after gathering more interfaces).
     pub fn resend_candidates(&mut self) {
-        let targets: Vec<(String, String, Vec<Value>)> = self
+        let targets: Vec<(String, String, Vec<IceCandidate>)> = self
             .conns
             .iter()
             .filter(|c| !c.closed)
@@ -307,7 +275,7 @@ impl Publisher {
             })
             .collect();
         for (viewer, session, cands) in targets {
-            let iv = self.iv();
+            let iv = random_iv(&mut self.rng);
             let text = self.wire.candidates(&viewer, &session, &cands, iv);
             self.send(text);
         }
@@ -332,6 +300,83 @@ impl Publisher {
         self.conns.iter().map(|c| c.frames_sent()).sum()
     }
 
+    fn signaling_up(&mut self) {
+        self.signaling_up = true;
+        if !self.hung_up {
+            let text = self.wire.joinroom();
+            self.send(text);
+        }
+    }
+
+    fn signaling_text(&mut self, now: Instant, text: &str) {
+        if self.hung_up {
+            return;
+        }
+        match self.wire.decode(text) {
+            PublisherIncoming::WantsStream { viewer } => self.offer_to(now, viewer),
+            PublisherIncoming::Answer {
+                viewer,
+                session,
+                sdp,
+            } => {
+                if let Some(c) = self.conn_mut(&viewer, Some(&session)) {
+                    let mut out = VecDeque::new();
+                    c.accept_answer(now, &sdp, true, &mut out);
+                    self.out.extend(out);
+                }
+            }
+            PublisherIncoming::Candidates {
+                viewer,
+                session,
+                candidates,
+            } => {
+                if let Some(c) = self.conn_mut(&viewer, session.as_deref()) {
+                    let mut out = VecDeque::new();
+                    c.add_candidates(now, &candidates, &mut out);
+                    self.out.extend(out);
+                }
+            }
+            PublisherIncoming::Left { viewer } => {
+                let mut out = VecDeque::new();
+                for c in self.conns.iter_mut().filter(|c| c.viewer == viewer) {
+                    c.close(now, &mut out);
+                }
+                self.out.extend(out);
+            }
+            PublisherIncoming::Other => {}
+        }
+        self.process_conn_events(now);
+    }
+
+    fn datagram(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        contents: &[u8],
+    ) {
+        let mut out = VecDeque::new();
+        if let Some(c) = self
+            .conns
+            .iter_mut()
+            .find(|c| !c.closed && c.accepts(source, destination, contents))
+        {
+            c.receive(now, source, destination, contents, &mut out);
+        }
+        self.out.extend(out);
+        self.process_conn_events(now);
+    }
+
+    fn timeout(&mut self, now: Instant) {
+        let mut out = VecDeque::new();
+        for c in self.conns.iter_mut().filter(|c| !c.closed) {
+            c.timeout(now, &self.tracks, self.video_muted, &mut out);
+        }
+        self.out.extend(out);
+        self.process_conn_events(now);
+        self.drop_closed();
+    }
+
     fn offer_to(&mut self, now: Instant, viewer: String) {
         let mut out = VecDeque::new();
         for c in self.conns.iter_mut().filter(|c| c.viewer == viewer) {
@@ -341,16 +386,15 @@ impl Publisher {
         self.drop_closed();
         let session: String = (0..10).map(|_| self.rng.alphanumeric()).collect();
         let codec = self.config.video.as_ref().map(|t| t.codec);
-        // str0m draws its ids from fastrand's thread-local generator: seed it for reproducible runs.
-        fastrand::seed(self.rng.u64(..));
         let (conn, sdp) = ViewerConn::new(
             now,
             viewer.clone(),
             session.clone(),
             codec,
             self.config.local_addr,
+            self.wire.cipher.clone(),
         );
-        let (iv1, iv2) = (self.iv(), self.iv());
+        let (iv1, iv2) = (random_iv(&mut self.rng), random_iv(&mut self.rng));
         let offer = self.wire.offer(&viewer, &session, &sdp, iv1);
         let cands = conn.local_candidates(self.config.local_addr);
         let cands = self.wire.candidates(&viewer, &session, &cands, iv2);
@@ -394,30 +438,18 @@ impl Publisher {
                 if let Some(sdp) = self.conns[i].add_tracks(now, &wanted, &mut out) {
                     let (viewer, session) =
                         (self.conns[i].viewer.clone(), self.conns[i].session.clone());
-                    let iv = self.iv();
+                    let iv = random_iv(&mut self.rng);
                     let text =
                         self.wire
                             .dc_offer(&viewer, &self.config.stream_id, &session, &sdp, iv);
                     self.conns[i].send_control(now, &text, &mut out);
                 }
             }
-            ConnEvent::Description { desc, vector } => {
-                let mut msg = serde_json::Map::new();
-                msg.insert("description".into(), desc);
-                if let Some(v) = vector {
-                    msg.insert("vector".into(), Value::String(v));
-                }
-                let answer = self.wire.unseal(&msg, "description");
-                if let Some(sdp) = answer
-                    .as_ref()
-                    .and_then(|d| d.get("sdp"))
-                    .and_then(Value::as_str)
-                {
-                    self.conns[i].accept_answer(now, sdp, false, &mut out);
-                }
+            ConnEvent::Description { sdp } => {
+                self.conns[i].accept_answer(now, &sdp, false, &mut out)
             }
             ConnEvent::Ping(v) => {
-                self.conns[i].send_control(now, &json!({"pong": v}).to_string(), &mut out)
+                self.conns[i].send_control(now, &datachannel::encode_pong(&v), &mut out)
             }
             ConnEvent::Bye => self.conns[i].close(now, &mut out),
         }
@@ -438,12 +470,6 @@ impl Publisher {
             .map(|c| c.answers)
             .sum::<u32>();
         self.conns.retain(|c| !c.closed);
-    }
-
-    fn iv(&mut self) -> [u8; 16] {
-        let mut iv = [0u8; 16];
-        iv.iter_mut().for_each(|b| *b = self.rng.u8(..));
-        iv
     }
 
     fn send(&mut self, text: String) {

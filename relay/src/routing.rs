@@ -1,7 +1,4 @@
-//! Pure signaling routing: no tokio, no sockets, no clocks; randomness only from the seed.
-//!
-//! Drive it like the core state machines: `connect`/`receive`/`disconnect`, then drain
-//! `poll_output` until `None` and deliver each text frame to its client.
+//! The routing state machine: clients, their ids, rooms and stream ids, and where each text goes.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -15,6 +12,7 @@ use super::{js, RelayDialect};
 pub struct ClientId(u64);
 
 impl ClientId {
+    /// The number behind the id (stable map keys, logs).
     pub fn as_u64(self) -> u64 {
         self.0
     }
@@ -50,6 +48,18 @@ impl Client {
 }
 
 /// The routing state of a whole signaling server.
+///
+/// # Call contract
+///
+/// The driver reports every socket event with one call: [`connect`](Self::connect) when a socket
+/// opens (keep the returned [`ClientId`]), [`receive`](Self::receive) for each text frame,
+/// [`disconnect`](Self::disconnect) when it closes. After each of these calls, call
+/// [`poll_output`](Self::poll_output) until it returns `None` ("drained") and write each text to
+/// its recipient's socket in that order; frames for one client must keep their order.
+///
+/// The relay keeps no timers and reads no clock, so there is no `handle_timeout`/`poll_timeout`:
+/// pings and idle timeouts are the server's business. The same calls with the same seed give the
+/// same outputs.
 #[derive(Debug)]
 pub struct Relay {
     pub(super) dialect: RelayDialect,
@@ -61,6 +71,7 @@ pub struct Relay {
 }
 
 impl Relay {
+    /// A relay with no clients; `seed` drives the ids the official dialect assigns.
     pub fn new(dialect: RelayDialect, seed: u64) -> Self {
         Self {
             dialect,
@@ -71,11 +82,12 @@ impl Relay {
         }
     }
 
+    /// The server this relay behaves like.
     pub fn dialect(&self) -> RelayDialect {
         self.dialect
     }
 
-    /// A new socket connected.
+    /// A new socket connected; its id is new (ids are never reused). Produces no output.
     pub fn connect(&mut self) -> ClientId {
         let id = ClientId(self.next_id);
         self.next_id += 1;
@@ -110,7 +122,7 @@ impl Relay {
         }
     }
 
-    /// The next text frame to deliver: (recipient, text).
+    /// The next text frame to deliver: (recipient, text); `None` once drained.
     pub fn poll_output(&mut self) -> Option<(ClientId, String)> {
         self.out.pop_front()
     }

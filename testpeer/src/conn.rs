@@ -5,15 +5,17 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use roomrec_core::signaling::{datachannel, Cipher, DcIncoming, IceCandidate};
+use serde_json::Value;
 use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::channel::ChannelId;
 use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 
-use super::{PublisherOutput, Track};
-use crate::media::{Codec, TrackKind};
+use roomrec_core::media::{Codec, TrackKind};
+
+use crate::{PublisherOutput, Track};
 
 const MAX_IDLE: Duration = Duration::from_millis(100);
 
@@ -30,7 +32,7 @@ struct Sending {
     sent: u64,
 }
 
-pub(super) struct ViewerConn {
+pub(crate) struct ViewerConn {
     pub viewer: String,
     pub session: String,
     rtc: Rtc,
@@ -39,23 +41,24 @@ pub(super) struct ViewerConn {
     sending: Vec<Sending>,
     media_start: Option<Instant>,
     rtc_timeout: Instant,
+    /// Opens sealed descriptions on the data channel.
+    cipher: Option<Cipher>,
     pub closed: bool,
     /// Answers accepted (the first one on the WebSocket, re-offers' on the data channel).
     pub answers: u32,
-    /// Data-channel texts to hand to the owner (for sealing with its IV source).
+    /// Data-channel messages for the owner, which answers them (sealing with its IV source).
     pub events: VecDeque<ConnEvent>,
 }
 
-pub(super) enum ConnEvent {
+pub(crate) enum ConnEvent {
     /// The viewer's request arrived: the owner answers with info + a re-offer.
     Request {
         audio: bool,
         video: bool,
     },
-    /// The viewer's answer on the data channel (possibly sealed).
+    /// The viewer's answer on the data channel (already opened).
     Description {
-        desc: Value,
-        vector: Option<String>,
+        sdp: String,
     },
     Ping(Value),
     Bye,
@@ -70,6 +73,7 @@ impl ViewerConn {
         session: String,
         codec: Option<Codec>,
         local: SocketAddr,
+        cipher: Option<Cipher>,
     ) -> (ViewerConn, String) {
         let mut builder = Rtc::builder().clear_codecs().enable_opus(true, false);
         builder = match codec {
@@ -104,6 +108,7 @@ impl ViewerConn {
             sending: Vec::new(),
             media_start: None,
             rtc_timeout: now,
+            cipher,
             closed: false,
             answers: 0,
             events: VecDeque::new(),
@@ -111,12 +116,17 @@ impl ViewerConn {
         (conn, sdp)
     }
 
-    pub fn local_candidates(&self, local: SocketAddr) -> Vec<Value> {
+    pub fn local_candidates(&self, local: SocketAddr) -> Vec<IceCandidate> {
         let cand = Candidate::host(local, "udp")
             .map(|c| c.to_sdp_string())
             .unwrap_or_default();
         let cand = cand.strip_prefix("a=").unwrap_or(&cand).to_string();
-        vec![json!({"candidate": cand, "sdpMid": "0", "sdpMLineIndex": 0})]
+        vec![IceCandidate {
+            candidate: cand,
+            sdp_mid: Some("0".into()),
+            sdp_mline_index: Some(0),
+            username_fragment: None,
+        }]
     }
 
     /// `first`: the answer came on the WebSocket, so it can only be for the first offer (a late
@@ -148,14 +158,11 @@ impl ViewerConn {
     pub fn add_candidates(
         &mut self,
         now: Instant,
-        candidates: &[Value],
+        candidates: &[IceCandidate],
         out: &mut VecDeque<PublisherOutput>,
     ) {
         for c in candidates {
-            let Some(text) = c.get("candidate").and_then(Value::as_str) else {
-                continue;
-            };
-            if let Ok(cand) = Candidate::from_sdp_string(text) {
+            if let Ok(cand) = Candidate::from_sdp_string(&c.candidate) {
                 self.rtc.add_remote_candidate(cand);
             }
         }
@@ -384,31 +391,41 @@ impl ViewerConn {
         match event {
             Event::ChannelOpen(id, label) if label == "sendChannel" => self.control = Some(id),
             Event::ChannelData(d) if Some(d.id) == self.control => {
-                let Ok(Value::Object(msg)) = serde_json::from_slice::<Value>(&d.data) else {
-                    return;
-                };
-                if let Some(desc) = msg.get("description") {
-                    let vector = msg
-                        .get("vector")
-                        .and_then(Value::as_str)
-                        .map(str::to_string);
-                    self.events.push_back(ConnEvent::Description {
-                        desc: desc.clone(),
-                        vector,
-                    });
-                } else if let Some(v) = msg.get("ping") {
-                    self.events.push_back(ConnEvent::Ping(v.clone()));
-                } else if msg.get("bye").is_some() {
-                    self.events.push_back(ConnEvent::Bye);
-                } else if msg.contains_key("audio") || msg.contains_key("video") {
-                    let flag = |k: &str| msg.get(k).and_then(Value::as_bool).unwrap_or(true);
-                    self.events.push_back(ConnEvent::Request {
-                        audio: flag("audio"),
-                        video: flag("video"),
-                    });
+                if let Ok(text) = std::str::from_utf8(&d.data) {
+                    self.control_text(text);
                 }
             }
             _ => {}
+        }
+    }
+
+    /// One message from the viewer on the data channel: its answer, a ping, bye (decoded by core's
+    /// codec), or its request for tracks (which only a publisher reads).
+    fn control_text(&mut self, text: &str) {
+        let items = datachannel::decode(self.cipher.as_ref(), text).unwrap_or_default();
+        let before = self.events.len();
+        for item in items {
+            match item {
+                DcIncoming::Description { sdp, .. } => {
+                    self.events.push_back(ConnEvent::Description { sdp })
+                }
+                DcIncoming::Ping(v) => self.events.push_back(ConnEvent::Ping(v)),
+                DcIncoming::Bye => self.events.push_back(ConnEvent::Bye),
+                _ => {}
+            }
+        }
+        if self.events.len() > before {
+            return;
+        }
+        let Ok(Value::Object(msg)) = serde_json::from_str::<Value>(text) else {
+            return;
+        };
+        if msg.contains_key("audio") || msg.contains_key("video") {
+            let flag = |k: &str| msg.get(k).and_then(Value::as_bool).unwrap_or(true);
+            self.events.push_back(ConnEvent::Request {
+                audio: flag("audio"),
+                video: flag("video"),
+            });
         }
     }
 }

@@ -3,18 +3,23 @@
 
 use std::fmt;
 
-use super::codec::{self, h264};
-use super::frame::Codec;
+use roomrec_core::media::codec::{self, h264};
+use roomrec_core::media::Codec;
 
 /// One encoded frame with its timing in the clock of its reader (90 kHz video, 48 kHz Opus).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EncodedFrame {
+    /// The frame's bytes (H.264: one access unit with 4-byte start codes).
     pub data: Vec<u8>,
+    /// Start time in clock units.
     pub time: u64,
+    /// Until the next frame starts (the last one: one frame interval or its Opus duration).
     pub duration: u64,
+    /// Whether a decoder can start here (every Opus packet can).
     pub keyframe: bool,
 }
 
+/// Why a file could not be read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SourceError {
     /// The file does not start with the expected signature.
