@@ -3,14 +3,10 @@
 use std::net::SocketAddr;
 
 use roomrec_core::signaling::Dialect;
-use roomrec_io_tokio::relay::{self, RelayDialect};
+use roomrec_io_tokio::relay;
 
 /// Serve the relay on `listen` until interrupted.
 pub async fn relay_main(listen: SocketAddr, dialect: Dialect) -> Result<(), String> {
-    let dialect = match dialect {
-        Dialect::Relay => RelayDialect::Relay,
-        Dialect::Official => RelayDialect::Official,
-    };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;

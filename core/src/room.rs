@@ -21,6 +21,7 @@ use crate::connection::{
     SessionKey,
 };
 use crate::signaling::message::{self, CodecContext};
+use crate::signaling::random_iv;
 use crate::signaling::{Dialect, IceCandidate, Incoming, Member, Outgoing, Password, RoomSecrets};
 
 mod plays;
@@ -504,8 +505,7 @@ impl Room {
             tracing::debug!("signaling down, not sending {msg:?}");
             return;
         }
-        let mut iv = [0u8; 16];
-        iv.iter_mut().for_each(|b| *b = self.rng.u8(..));
+        let iv = random_iv(&mut self.rng);
         self.out
             .push_back(RoomOutput::SendSignaling(message::encode(
                 &self.ctx, msg, iv,

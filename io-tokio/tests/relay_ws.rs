@@ -4,7 +4,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use roomrec_io_tokio::relay::{spawn_relay, spawn_relay_with, RelayDialect, ServerOptions};
+use roomrec_core::signaling::Dialect;
+use roomrec_io_tokio::relay::{spawn_relay, spawn_relay_with, ServerOptions};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -59,7 +60,7 @@ async fn assert_quiet(ws: &mut Ws) {
 
 #[tokio::test]
 async fn relay_dialect_three_clients() {
-    let (addr, relay) = spawn_relay(loopback(), RelayDialect::Relay).await.unwrap();
+    let (addr, relay) = spawn_relay(loopback(), Dialect::Relay).await.unwrap();
     assert!(addr.ip().is_loopback() && addr.port() != 0);
     let mut a = client(addr, "/").await;
     let mut b = client(addr, "/any/path?x=1").await;
@@ -123,9 +124,7 @@ async fn relay_dialect_three_clients() {
 
 #[tokio::test]
 async fn official_dialect_three_clients() {
-    let (addr, relay) = spawn_relay(loopback(), RelayDialect::Official)
-        .await
-        .unwrap();
+    let (addr, relay) = spawn_relay(loopback(), Dialect::Official).await.unwrap();
     let mut a = client(addr, "/").await;
     let mut b = client(addr, "/").await;
     let mut c = client(addr, "/").await;
@@ -197,7 +196,7 @@ async fn official_dialect_three_clients() {
 
 #[tokio::test]
 async fn oversized_frames_close_only_that_connection() {
-    let (addr, relay) = spawn_relay(loopback(), RelayDialect::Relay).await.unwrap();
+    let (addr, relay) = spawn_relay(loopback(), Dialect::Relay).await.unwrap();
     let mut a = client(addr, "/").await;
     let mut b = client(addr, "/").await;
     send(
@@ -250,7 +249,7 @@ async fn oversized_frames_close_only_that_connection() {
 
 #[tokio::test]
 async fn pings_are_answered_and_bad_handshakes_ignored() {
-    let (addr, relay) = spawn_relay(loopback(), RelayDialect::Relay).await.unwrap();
+    let (addr, relay) = spawn_relay(loopback(), Dialect::Relay).await.unwrap();
     let mut raw = TcpStream::connect(addr).await.unwrap();
     raw.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
@@ -274,7 +273,7 @@ async fn silent_clients_time_out_and_abort_closes_everyone() {
     let opts = ServerOptions {
         ping_interval: Duration::from_millis(50),
         idle_timeout: Duration::from_millis(300),
-        ..ServerOptions::new(RelayDialect::Official)
+        ..ServerOptions::new(Dialect::Official)
     };
     let (addr, relay) = spawn_relay_with(loopback(), opts).await.unwrap();
     let mut mute = client(addr, "/").await; // never reads, so never answers pings
@@ -322,7 +321,7 @@ async fn a_client_that_stops_reading_is_dropped() {
     let opts = ServerOptions {
         max_queued_frames: 4,
         idle_timeout: Duration::from_millis(300),
-        ..ServerOptions::new(RelayDialect::Official)
+        ..ServerOptions::new(Dialect::Official)
     };
     let (addr, relay) = spawn_relay_with(loopback(), opts).await.unwrap();
     let mut stuck = client(addr, "/").await;

@@ -3,17 +3,17 @@
 //! the seed. The WebSocket server around it lives in `roomrec-io-tokio` (`relay::server`), and the
 //! simulation drives [`Relay`] directly.
 //!
-//! Two dialects: [`RelayDialect::Relay`] behaves exactly like the self-hosted `vdoninja.js`,
-//! [`RelayDialect::Official`] emulates the public `wss.vdo.ninja` server (server-assigned ids,
+//! Two dialects: [`Dialect::Relay`] behaves exactly like the self-hosted `vdoninja.js`,
+//! [`Dialect::Official`] emulates the public `wss.vdo.ninja` server (server-assigned ids,
 //! listings, `UUID` rewriting, cleanup notices).
 //!
 //! A driver owns one [`Relay`] and, for every socket event, calls the matching method and then
 //! drains [`Relay::poll_output`]:
 //!
 //! ```
-//! use roomrec_relay::{Relay, RelayDialect};
+//! use roomrec_relay::{Dialect, Relay};
 //!
-//! let mut relay = Relay::new(RelayDialect::Relay, 7);
+//! let mut relay = Relay::new(Dialect::Relay, 7);
 //! let a = relay.connect();
 //! let b = relay.connect();
 //! relay.receive(a, r#"{"request":"joinroom","roomid":"r","from":"A"}"#);
@@ -33,38 +33,10 @@ mod routing;
 
 pub use routing::{ClientId, Relay};
 
-/// Which signaling server the relay behaves like. Named apart from core's `signaling::Dialect`
-/// (the client side) on purpose.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum RelayDialect {
-    /// The self-hosted `vdoninja.js`: clients choose their id (`from`), text forwarded unchanged.
-    Relay,
-    /// The public server: ids assigned here, `UUID` rewritten to the sender, listings.
-    Official,
-}
-
-impl std::str::FromStr for RelayDialect {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "relay" => Ok(Self::Relay),
-            "official" => Ok(Self::Official),
-            other => Err(format!(
-                "unknown relay dialect {other:?} (expected relay or official)"
-            )),
-        }
-    }
-}
-
-impl std::fmt::Display for RelayDialect {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Relay => "relay",
-            Self::Official => "official",
-        })
-    }
-}
+/// Which signaling server the relay behaves like: the same [`Dialect`] a client speaks.
+/// `Relay` is the self-hosted `vdoninja.js` (clients choose their id, text forwarded unchanged);
+/// `Official` emulates the public server (ids assigned here, `UUID` rewritten, listings).
+pub use roomrec_core::signaling::Dialect;
 
 #[cfg(test)]
 mod official_tests;

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::{ClientId, Relay, RelayDialect};
+use super::{ClientId, Dialect, Relay};
 
 /// Drain outputs as parsed JSON.
 fn drain(r: &mut Relay) -> Vec<(ClientId, Value)> {
@@ -29,7 +29,7 @@ fn join(r: &mut Relay, room: &str, sid: Option<&str>) -> ClientId {
 #[test]
 fn ids_are_random_alphanumerics_from_the_seed() {
     let ids = |seed| {
-        let mut r = Relay::new(RelayDialect::Official, seed);
+        let mut r = Relay::new(Dialect::Official, seed);
         let clients: Vec<ClientId> = (0..5).map(|_| r.connect()).collect();
         clients.into_iter().map(|c| id(&r, c)).collect::<Vec<_>>()
     };
@@ -48,7 +48,7 @@ fn ids_are_random_alphanumerics_from_the_seed() {
 
 #[test]
 fn join_gets_listing_and_members_are_told() {
-    let mut r = Relay::new(RelayDialect::Official, 1);
+    let mut r = Relay::new(Dialect::Official, 1);
     let a = r.connect();
     r.receive(a, r#"{"request":"joinroom","roomid":"r1"}"#);
     assert_eq!(
@@ -99,7 +99,7 @@ fn join_gets_listing_and_members_are_told() {
 
 #[test]
 fn uuid_is_rewritten_to_the_sender_and_delivered_to_the_target_only() {
-    let mut r = Relay::new(RelayDialect::Official, 1);
+    let mut r = Relay::new(Dialect::Official, 1);
     let a = join(&mut r, "r1", None);
     let b = join(&mut r, "r1", Some("s1"));
     let _c = join(&mut r, "r1", None);
@@ -121,7 +121,7 @@ fn uuid_is_rewritten_to_the_sender_and_delivered_to_the_target_only() {
 
 #[test]
 fn play_becomes_offer_sdp_for_the_owner() {
-    let mut r = Relay::new(RelayDialect::Official, 1);
+    let mut r = Relay::new(Dialect::Official, 1);
     let p = join(&mut r, "r1", Some("s1"));
     let _q = join(&mut r, "r1", Some("s2"));
     let v = join(&mut r, "r1", None);
@@ -141,7 +141,7 @@ fn play_becomes_offer_sdp_for_the_owner() {
 
 #[test]
 fn untargeted_messages_go_to_the_room_with_the_sender_as_uuid() {
-    let mut r = Relay::new(RelayDialect::Official, 1);
+    let mut r = Relay::new(Dialect::Official, 1);
     let a = join(&mut r, "r1", None);
     let b = join(&mut r, "r1", None);
     let c = join(&mut r, "r1", None);
@@ -157,7 +157,7 @@ fn untargeted_messages_go_to_the_room_with_the_sender_as_uuid() {
 
 #[test]
 fn seed_announces_and_claims_are_exclusive() {
-    let mut r = Relay::new(RelayDialect::Official, 1);
+    let mut r = Relay::new(Dialect::Official, 1);
     let a = join(&mut r, "r1", None);
     let b = join(&mut r, "r1", Some("s1"));
     let _d = join(&mut r, "r2", None);
@@ -183,7 +183,7 @@ fn seed_announces_and_claims_are_exclusive() {
 
 #[test]
 fn leaving_sends_cleanup_to_the_room_and_frees_the_stream() {
-    let mut r = Relay::new(RelayDialect::Official, 1);
+    let mut r = Relay::new(Dialect::Official, 1);
     let a = join(&mut r, "r1", None);
     let b = join(&mut r, "r1", Some("s1"));
     let c = join(&mut r, "r1", None);
@@ -208,7 +208,7 @@ fn leaving_sends_cleanup_to_the_room_and_frees_the_stream() {
 
 #[test]
 fn garbage_is_dropped_without_affecting_others() {
-    let mut r = Relay::new(RelayDialect::Official, 1);
+    let mut r = Relay::new(Dialect::Official, 1);
     let a = join(&mut r, "r1", None);
     let b = join(&mut r, "r1", Some("s1"));
     drain(&mut r);

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 use serde_json::{json, Value};
 use tracing::{debug, warn};
 
-use super::{js, RelayDialect};
+use super::{js, Dialect};
 
 /// One connected socket. Ids are never reused within a `Relay`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -62,7 +62,7 @@ impl Client {
 /// same outputs.
 #[derive(Debug)]
 pub struct Relay {
-    pub(super) dialect: RelayDialect,
+    pub(super) dialect: Dialect,
     pub(super) rng: fastrand::Rng,
     next_id: u64,
     /// Ordered by connection time, so fan-out order is deterministic.
@@ -72,7 +72,7 @@ pub struct Relay {
 
 impl Relay {
     /// A relay with no clients; `seed` drives the ids the official dialect assigns.
-    pub fn new(dialect: RelayDialect, seed: u64) -> Self {
+    pub fn new(dialect: Dialect, seed: u64) -> Self {
         Self {
             dialect,
             rng: fastrand::Rng::with_seed(seed),
@@ -83,7 +83,7 @@ impl Relay {
     }
 
     /// The server this relay behaves like.
-    pub fn dialect(&self) -> RelayDialect {
+    pub fn dialect(&self) -> Dialect {
         self.dialect
     }
 
@@ -92,7 +92,7 @@ impl Relay {
         let id = ClientId(self.next_id);
         self.next_id += 1;
         let mut client = Client::default();
-        if self.dialect == RelayDialect::Official {
+        if self.dialect == Dialect::Official {
             client.id = Some(Value::String(self.fresh_official_id()));
         }
         self.clients.insert(id, client);
@@ -106,15 +106,15 @@ impl Relay {
             return;
         }
         match self.dialect {
-            RelayDialect::Relay => self.receive_relay(from, text),
-            RelayDialect::Official => self.receive_official(from, text),
+            Dialect::Relay => self.receive_relay(from, text),
+            Dialect::Official => self.receive_official(from, text),
         }
     }
 
     /// The socket closed. Idempotent; frames still queued for it are discarded.
     pub fn disconnect(&mut self, client: ClientId) {
         // vdoninja.js says nothing when a socket leaves; the official server tells the room.
-        if self.dialect == RelayDialect::Official {
+        if self.dialect == Dialect::Official {
             self.official_leave_room(client);
         }
         if self.clients.remove(&client).is_some() {

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{ClientId, Relay, RelayDialect};
+use super::{ClientId, Dialect, Relay};
 
 fn drain(r: &mut Relay) -> Vec<(ClientId, String)> {
     std::iter::from_fn(|| r.poll_output()).collect()
@@ -26,7 +26,7 @@ fn join(r: &mut Relay, uuid: &str, room: &str, sid: Option<&str>) -> ClientId {
 
 #[test]
 fn text_is_forwarded_byte_for_byte_within_the_room_only() {
-    let mut r = Relay::new(RelayDialect::Relay, 1);
+    let mut r = Relay::new(Dialect::Relay, 1);
     let a = join(&mut r, "A", "r1", None);
     let b = join(&mut r, "B", "r1", None);
     let c = join(&mut r, "C", "r2", None);
@@ -41,7 +41,7 @@ fn text_is_forwarded_byte_for_byte_within_the_room_only() {
 
 #[test]
 fn joinroom_is_forwarded_to_members_already_present() {
-    let mut r = Relay::new(RelayDialect::Relay, 1);
+    let mut r = Relay::new(Dialect::Relay, 1);
     let a = join(&mut r, "A", "r1", None);
     let b = r.connect();
     let text = r#"{"request":"joinroom","roomid":"r1","streamID":"s","from":"B"}"#;
@@ -51,7 +51,7 @@ fn joinroom_is_forwarded_to_members_already_present() {
 
 #[test]
 fn sockets_without_a_room_only_talk_to_each_other() {
-    let mut r = Relay::new(RelayDialect::Relay, 1);
+    let mut r = Relay::new(Dialect::Relay, 1);
     let a = join(&mut r, "A", "r1", None);
     let d = r.connect();
     let e = r.connect();
@@ -63,7 +63,7 @@ fn sockets_without_a_room_only_talk_to_each_other() {
 
 #[test]
 fn roomid_is_compared_as_javascript_string() {
-    let mut r = Relay::new(RelayDialect::Relay, 1);
+    let mut r = Relay::new(Dialect::Relay, 1);
     let a = r.connect();
     r.receive(a, r#"{"request":"joinroom","roomid":123,"from":"A"}"#);
     let b = r.connect();
@@ -74,7 +74,7 @@ fn roomid_is_compared_as_javascript_string() {
 
 #[test]
 fn uuid_targets_one_socket() {
-    let mut r = Relay::new(RelayDialect::Relay, 1);
+    let mut r = Relay::new(Dialect::Relay, 1);
     let a = join(&mut r, "A", "r1", None);
     let b = join(&mut r, "B", "r1", None);
     let _c = join(&mut r, "C", "r1", None);
@@ -90,7 +90,7 @@ fn uuid_targets_one_socket() {
 
 #[test]
 fn uuid_target_in_another_room_is_not_reached() {
-    let mut r = Relay::new(RelayDialect::Relay, 1);
+    let mut r = Relay::new(Dialect::Relay, 1);
     let a = join(&mut r, "A", "r1", None);
     let _b = join(&mut r, "B", "r2", None);
     r.receive(a, r#"{"UUID":"B","from":"A"}"#);
@@ -99,7 +99,7 @@ fn uuid_target_in_another_room_is_not_reached() {
 
 #[test]
 fn play_goes_to_the_stream_owner_only() {
-    let mut r = Relay::new(RelayDialect::Relay, 1);
+    let mut r = Relay::new(Dialect::Relay, 1);
     let p = join(&mut r, "P", "r1", Some("s1"));
     let q = join(&mut r, "Q", "r1", Some("s2"));
     let v = join(&mut r, "V", "r1", None);
@@ -122,7 +122,7 @@ fn play_goes_to_the_stream_owner_only() {
 
 #[test]
 fn duplicate_uuid_is_refused_and_not_forwarded() {
-    let mut r = Relay::new(RelayDialect::Relay, 1);
+    let mut r = Relay::new(Dialect::Relay, 1);
     let a = join(&mut r, "A", "r1", None);
     let x = r.connect();
     r.receive(x, r#"{"request":"joinroom","roomid":"r1","from":"A"}"#);
@@ -149,7 +149,7 @@ fn duplicate_uuid_is_refused_and_not_forwarded() {
 
 #[test]
 fn stream_id_claims() {
-    let mut r = Relay::new(RelayDialect::Relay, 1);
+    let mut r = Relay::new(Dialect::Relay, 1);
     let p = join(&mut r, "P", "r1", Some("s1"));
     let v = join(&mut r, "V", "r1", None);
     let q = r.connect();
@@ -188,7 +188,7 @@ fn stream_id_claims() {
 
 #[test]
 fn garbage_is_dropped_without_affecting_others() {
-    let mut r = Relay::new(RelayDialect::Relay, 1);
+    let mut r = Relay::new(Dialect::Relay, 1);
     let a = join(&mut r, "A", "r1", None);
     let b = join(&mut r, "B", "r1", None);
     let garbage = [
@@ -220,7 +220,7 @@ fn garbage_is_dropped_without_affecting_others() {
 
 #[test]
 fn frames_queued_for_a_disconnected_client_are_discarded() {
-    let mut r = Relay::new(RelayDialect::Relay, 1);
+    let mut r = Relay::new(Dialect::Relay, 1);
     let a = join(&mut r, "A", "r1", None);
     let b = join(&mut r, "B", "r1", None);
     let c = join(&mut r, "C", "r1", None);

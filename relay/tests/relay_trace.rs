@@ -1,7 +1,7 @@
 //! Replays the WebSocket lines of real captured traffic (unmodified `vdoninja.js`, VDO.Ninja web
 //! app) through the pure relay-dialect routing and checks every message lands where it did.
 
-use roomrec_relay::{ClientId, Relay, RelayDialect};
+use roomrec_relay::{ClientId, Dialect, Relay};
 use serde_json::Value;
 
 const TRACES: [&str; 5] = [
@@ -43,7 +43,7 @@ fn first_nopass_each_message_reaches_exactly_its_recipients() {
         6,
         "joinroom, joinroom, play, offer, answer, candidates"
     );
-    let mut r = Relay::new(RelayDialect::Relay, 1);
+    let mut r = Relay::new(Dialect::Relay, 1);
     // A guest already in the room and a client of another room, both idle.
     let guest = r.connect();
     r.receive(
@@ -94,7 +94,7 @@ fn every_trace_replays_message_for_message() {
     for trace in TRACES {
         let lines = ws_lines(trace);
         assert!(lines.len() >= 4, "{trace}");
-        let mut r = Relay::new(RelayDialect::Relay, 1);
+        let mut r = Relay::new(Dialect::Relay, 1);
         let publisher = r.connect();
         let viewer = r.connect();
         for (i, (sender, text)) in lines.iter().enumerate() {

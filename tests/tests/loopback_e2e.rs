@@ -7,7 +7,7 @@ use std::time::Duration;
 use roomrec_core::media::Codec;
 use roomrec_core::signaling::{Dialect, Password};
 use roomrec_io_tokio::demo::{publisher_config, recorder_options, spawn_publisher};
-use roomrec_io_tokio::relay::{spawn_relay, RelayDialect};
+use roomrec_io_tokio::relay::spawn_relay;
 use roomrec_io_tokio::run_until;
 use roomrec_test_support::ffmpeg::decode_errors;
 use roomrec_test_support::ffprobe::probe;
@@ -17,12 +17,7 @@ const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 async fn record_three(dialect: Dialect, password: Password) {
     let dir = tempfile::tempdir().unwrap();
-    let relay_dialect = if dialect == Dialect::Relay {
-        RelayDialect::Relay
-    } else {
-        RelayDialect::Official
-    };
-    let (addr, relay) = spawn_relay(SocketAddr::new(LOOPBACK, 0), relay_dialect)
+    let (addr, relay) = spawn_relay(SocketAddr::new(LOOPBACK, 0), dialect)
         .await
         .unwrap();
     let server = format!("ws://{addr}");
@@ -104,7 +99,7 @@ async fn rejoin_gets_a_new_file_and_hostile_ids_stay_inside() {
     let dir = root.path().join("out");
     std::fs::create_dir(&dir).unwrap();
     let (dialect, password) = (Dialect::Relay, Password::Default);
-    let (addr, relay) = spawn_relay(SocketAddr::new(LOOPBACK, 0), RelayDialect::Relay)
+    let (addr, relay) = spawn_relay(SocketAddr::new(LOOPBACK, 0), Dialect::Relay)
         .await
         .unwrap();
     let server = format!("ws://{addr}");

@@ -7,7 +7,7 @@ use std::time::Duration;
 use roomrec_core::media::Codec;
 use roomrec_core::signaling::{Dialect, Password};
 use roomrec_io_tokio::demo::{publisher_config, recorder_options, spawn_lossy_publisher};
-use roomrec_io_tokio::relay::{spawn_relay, RelayDialect};
+use roomrec_io_tokio::relay::spawn_relay;
 use roomrec_io_tokio::run_until;
 use roomrec_test_support::ffmpeg::decode_errors;
 use roomrec_test_support::ffprobe::probe;
@@ -18,7 +18,7 @@ const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_percent_loss_files_decode_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let (addr, relay) = spawn_relay(SocketAddr::new(LOOPBACK, 0), RelayDialect::Relay)
+    let (addr, relay) = spawn_relay(SocketAddr::new(LOOPBACK, 0), Dialect::Relay)
         .await
         .unwrap();
     let server = format!("ws://{addr}");

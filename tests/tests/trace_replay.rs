@@ -473,7 +473,7 @@ fn recorder_joins_after_h264_preferred() {
 /// `--trace-signaling`) and returns the trace lines it wrote.
 fn capture(redact: bool, password: Password) -> Vec<Line> {
     use roomrec_io_tokio::demo::{publisher_config, recorder_options, spawn_publisher};
-    use roomrec_io_tokio::relay::{spawn_relay, RelayDialect};
+    use roomrec_io_tokio::relay::spawn_relay;
     let dir = tempfile_dir();
     let trace = dir.join("trace.jsonl");
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -482,7 +482,7 @@ fn capture(redact: bool, password: Password) -> Vec<Line> {
         .unwrap();
     rt.block_on(async {
         let localhost = "127.0.0.1".parse().unwrap();
-        let (addr, relay) = spawn_relay(SocketAddr::new(localhost, 0), RelayDialect::Relay)
+        let (addr, relay) = spawn_relay(SocketAddr::new(localhost, 0), Dialect::Relay)
             .await
             .unwrap();
         let server = format!("ws://{addr}");

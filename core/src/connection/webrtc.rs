@@ -20,7 +20,7 @@ use super::api::{CloseReason, ConnectionSettings, SessionKey};
 use super::sdp;
 use crate::media::{Codec, MediaFrame, SenderClock};
 use crate::signaling::datachannel::{self, DcIncoming, ViewerRequest};
-use crate::signaling::{Cipher, IceCandidate};
+use crate::signaling::{random_iv, Cipher, IceCandidate};
 
 /// The data channel VDO.Ninja negotiates first; everything after the first offer travels on it.
 const CONTROL_CHANNEL: &str = "sendChannel";
@@ -334,12 +334,6 @@ impl Webrtc {
         }
     }
 
-    fn random_iv(&mut self) -> [u8; 16] {
-        let mut iv = [0u8; 16];
-        iv.iter_mut().for_each(|b| *b = self.rng.u8(..));
-        iv
-    }
-
     /// Runs str0m until it has nothing more to say, turning its outputs into ours.
     fn drain(&mut self, now: Instant) {
         while !self.closed {
@@ -470,7 +464,7 @@ impl Webrtc {
         match self.accept_offer(sdp) {
             Ok(answer) => {
                 let cipher = if encrypted { self.cipher.clone() } else { None };
-                let iv = self.random_iv();
+                let iv = random_iv(&mut self.rng);
                 let text =
                     datachannel::encode_answer(cipher.as_ref(), &self.key.session, &answer, iv);
                 self.send_control(&text);

@@ -5,7 +5,8 @@ use serde_json::Value;
 use super::crypto::Cipher;
 use super::payload::{self, json, object, opt_str, Obj};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The two flavours of the signaling protocol (client and relay speak the same one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Dialect {
     /// wss.vdo.ninja: server-assigned ids, `UUID` rewritten to the sender.
     Official,
@@ -22,6 +23,12 @@ impl Dialect {
             Dialect::Official => "official",
             Dialect::Relay => "relay",
         }
+    }
+}
+
+impl std::fmt::Display for Dialect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 

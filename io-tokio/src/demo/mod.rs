@@ -9,7 +9,7 @@ use roomrec_core::media::Codec;
 use roomrec_core::signaling::{Dialect, Password};
 use roomrec_testpeer::PublisherConfig;
 
-use crate::relay::{spawn_relay, RelayDialect};
+use crate::relay::spawn_relay;
 use crate::{run_until, RecorderOptions, RunError};
 
 pub mod media;
@@ -83,11 +83,7 @@ pub async fn run_demo(
     options: DemoOptions,
     interrupted: impl std::future::Future<Output = ()>,
 ) -> Result<(), RunError> {
-    let relay_dialect = match options.dialect {
-        Dialect::Relay => RelayDialect::Relay,
-        Dialect::Official => RelayDialect::Official,
-    };
-    let (relay_addr, relay) = spawn_relay(SocketAddr::new(LOOPBACK, 0), relay_dialect)
+    let (relay_addr, relay) = spawn_relay(SocketAddr::new(LOOPBACK, 0), options.dialect)
         .await
         .map_err(|e| RunError::Demo(format!("cannot start the relay: {e}")))?;
     let server = format!("ws://{relay_addr}");

@@ -3,5 +3,4 @@
 
 pub mod server;
 
-pub use roomrec_relay::RelayDialect;
 pub use server::{serve, serve_with, spawn_relay, spawn_relay_with, ServerOptions};

@@ -16,12 +16,12 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tracing::{debug, info, warn};
 
-use roomrec_relay::{ClientId, Relay, RelayDialect};
+use roomrec_relay::{ClientId, Dialect, Relay};
 
 /// Tunables of [`serve_with`]; [`ServerOptions::new`] gives the defaults used by [`serve`].
 #[derive(Clone, Debug)]
 pub struct ServerOptions {
-    pub dialect: RelayDialect,
+    pub dialect: Dialect,
     /// Seed of the routing RNG (official ids).
     pub seed: u64,
     /// Larger messages or frames close the connection (1009).
@@ -37,7 +37,7 @@ pub struct ServerOptions {
 }
 
 impl ServerOptions {
-    pub fn new(dialect: RelayDialect) -> Self {
+    pub fn new(dialect: Dialect) -> Self {
         Self {
             dialect,
             seed: fastrand::u64(..),
@@ -52,7 +52,7 @@ impl ServerOptions {
 
 /// Serve WebSocket clients (plain `ws://`, any path) from `listener` until the future is dropped.
 /// Dropping it (or aborting its task) also closes every client connection.
-pub async fn serve(listener: TcpListener, dialect: RelayDialect) -> std::io::Result<()> {
+pub async fn serve(listener: TcpListener, dialect: Dialect) -> std::io::Result<()> {
     serve_with(listener, ServerOptions::new(dialect)).await
 }
 
@@ -93,7 +93,7 @@ pub async fn serve_with(listener: TcpListener, opts: ServerOptions) -> std::io::
 /// Bind `addr` (port 0 allowed) and serve in a background task; returns the bound address.
 pub async fn spawn_relay(
     addr: SocketAddr,
-    dialect: RelayDialect,
+    dialect: Dialect,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     spawn_relay_with(addr, ServerOptions::new(dialect)).await
 }

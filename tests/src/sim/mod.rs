@@ -21,7 +21,7 @@ use roomrec_core::connection::{ConnectionSettings, SessionKey};
 use roomrec_core::media::{Codec, TrackKind};
 use roomrec_core::room::{RoomConfig, RoomInput};
 use roomrec_core::signaling::{Dialect, Password};
-use roomrec_relay::{ClientId, Relay, RelayDialect};
+use roomrec_relay::{ClientId, Relay};
 use roomrec_testpeer::{Publisher, PublisherConfig, PublisherInput, PublisherOutput, Track};
 
 mod control;
@@ -134,10 +134,6 @@ impl Sim {
     pub fn new(config: SimConfig) -> Sim {
         dtls::install();
         let start = Instant::now();
-        let relay_dialect = match config.dialect {
-            Dialect::Relay => RelayDialect::Relay,
-            Dialect::Official => RelayDialect::Official,
-        };
         let room_config = RoomConfig {
             room: config.room.clone(),
             password: config.password.clone(),
@@ -154,7 +150,7 @@ impl Sim {
         let mut recorder = RecorderNode::new(start, room_config, recorder_ip);
         recorder.report_delay = config.report_delay;
         Sim {
-            relay: Relay::new(relay_dialect, config.seed ^ 0xa5a5),
+            relay: Relay::new(config.dialect, config.seed ^ 0xa5a5),
             recorder,
             recorder_client: None,
             publishers: Vec::new(),
