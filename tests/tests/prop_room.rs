@@ -79,6 +79,19 @@ proptest! {
         prop_assert!(problems.is_empty(), "{problems:#?}");
     }
 
+    /// (f) Guards the keyframe gate: after loss breaks a video track's reference chain (or before
+    /// its first keyframe) no non-keyframe reaches a file until a keyframe, and a keyframe request
+    /// goes out at once unless one did less than a second ago; requests are never closer than that.
+    /// (g) Guards the file lifecycle: file operations only touch open files of their connection,
+    /// and every file a connection opened is finalized when it ends, however it ends.
+    /// (h) Guards the bytes: every file, read back by the strict WebM/MPEG-TS readers, is well
+    /// formed, and a finalized one holds exactly the frames its manifest record counts.
+    #[test]
+    fn media_reaches_whole_files(scenario in scenarios(gen())) {
+        let problems = problems(&gen(), &scenario, "fgh");
+        prop_assert!(problems.is_empty(), "{problems:#?}");
+    }
+
 }
 
 proptest! {
