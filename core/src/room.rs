@@ -68,7 +68,7 @@ pub enum RoomOutput {
     /// Send this text on the signaling socket (dropped while it is down).
     SendSignaling(String),
     /// Build a [`Connection`](crate::connection::Connection) from this.
-    StartConnection(ConnectionStart),
+    StartConnection(Box<ConnectionStart>),
     /// Pass to the connection with this handle, if it still exists.
     ToConnection(ConnectionHandle, ConnectionCommand),
 }
@@ -384,17 +384,18 @@ impl Room {
             },
         );
         tracing::info!(session = %key, stream = %stream_id, %handle, "offer received");
+        let start = ConnectionStart {
+            handle,
+            key: key.clone(),
+            stream_id,
+            offer_sdp: sdp,
+            cipher: self.secrets.cipher.clone(),
+            first_file_id: handle.0.saturating_mul(FILE_IDS_PER_CONNECTION),
+            seed: self.rng.u64(..),
+            settings: self.config.connection.clone(),
+        };
         self.out
-            .push_back(RoomOutput::StartConnection(ConnectionStart {
-                handle,
-                key: key.clone(),
-                stream_id,
-                offer_sdp: sdp,
-                cipher: self.secrets.cipher.clone(),
-                first_file_id: handle.0.saturating_mul(FILE_IDS_PER_CONNECTION),
-                seed: self.rng.u64(..),
-                settings: self.config.connection.clone(),
-            }));
+            .push_back(RoomOutput::StartConnection(Box::new(start)));
         let early = self.early_candidates.take(&key, now);
         if !early.is_empty() {
             self.out.push_back(RoomOutput::ToConnection(

@@ -7,7 +7,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use roomrec_core::connection::{
     Connection, ConnectionCommand, ConnectionHandle, ConnectionInput, ConnectionOutput,
@@ -20,9 +20,8 @@ use tokio::sync::mpsc;
 use crate::files::{FileSink, RecorderFiles};
 use crate::manifest::ManifestSender;
 use crate::netif;
+use crate::wake::wake_at;
 
-/// Longest sleep between two checks (a closed connection has no timeout at all).
-const MAX_SLEEP: Duration = Duration::from_secs(30);
 const RECV_BUFFER: usize = 4096;
 
 /// What every connection task shares (read-only).
@@ -36,13 +35,13 @@ pub(crate) struct ShellContext {
 /// Binds the sockets, builds the connection and runs it until it reports `Closed`.
 pub(crate) async fn run_connection(
     ctx: Arc<ShellContext>,
-    start: ConnectionStart,
+    start: Box<ConnectionStart>,
     commands: mpsc::UnboundedReceiver<ConnectionCommand>,
 ) {
     let sockets = bind_sockets(&netif::ice_addresses(&ctx.ice_ips)).await;
     let local_addrs: Vec<SocketAddr> = sockets.iter().map(|(a, _)| *a).collect();
     let handle = start.handle;
-    let connection = Connection::new(Instant::now(), SystemTime::now(), start, &local_addrs);
+    let connection = Connection::new(Instant::now(), SystemTime::now(), *start, &local_addrs);
     let mut task = ConnectionLoop {
         files: RecorderFiles::new(ctx.files.clone()),
         ctx,
@@ -86,12 +85,7 @@ impl ConnectionLoop {
         let mut next_socket = 0usize;
         let mut commands_open = true;
         while !self.connection.is_closed() {
-            let now = Instant::now();
-            let wake = self
-                .connection
-                .poll_timeout()
-                .unwrap_or(now + MAX_SLEEP)
-                .min(now + MAX_SLEEP);
+            let wake = wake_at(Instant::now(), self.connection.poll_timeout());
             let input = tokio::select! {
                 (idx, res) = recv_any(&self.sockets, &mut buf, &mut next_socket) => match res {
                     Ok((len, source)) => ConnectionInput::Datagram {

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use roomrec_core::connection::{
     CloseReason, ConnectionCommand, ConnectionHandle, ConnectionReport,
@@ -15,10 +15,8 @@ use tokio::task::JoinSet;
 
 use crate::connection_task::{run_connection, ShellContext};
 use crate::trace::SignalingTrace;
+use crate::wake::wake_at;
 use crate::ws::{WsClient, WsEvent};
-
-/// Longest sleep between two room timeouts; `poll_timeout` may be far away or never.
-const MAX_SLEEP: Duration = Duration::from_secs(30);
 
 /// A connection's report on its way to the room.
 pub(crate) type Report = (ConnectionHandle, ConnectionReport);
@@ -70,12 +68,7 @@ impl Driver {
     ) -> Stop {
         tokio::pin!(shutdown);
         loop {
-            let now = Instant::now();
-            let wake = self
-                .room
-                .poll_timeout()
-                .unwrap_or(now + MAX_SLEEP)
-                .min(now + MAX_SLEEP);
+            let wake = wake_at(Instant::now(), self.room.poll_timeout());
             tokio::select! {
                 biased;
                 _ = &mut shutdown => return Stop::Shutdown,

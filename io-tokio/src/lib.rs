@@ -12,6 +12,7 @@ pub mod relay;
 mod run;
 pub mod signals;
 mod trace;
+mod wake;
 pub mod ws;
 
 pub use options::RecorderOptions;

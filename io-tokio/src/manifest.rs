@@ -18,7 +18,7 @@ use roomrec_core::media::recorder::naming::sanitize_component;
 use crate::files::{self, FileEvent};
 
 enum Msg {
-    Record(FileRecord),
+    Record(Box<FileRecord>),
     Finish(oneshot::Sender<()>),
 }
 
@@ -30,7 +30,7 @@ pub struct ManifestSender {
 
 impl ManifestSender {
     /// The latest record of one file (replaces the earlier one with the same file id).
-    pub fn file_record(&self, record: FileRecord) {
+    pub fn file_record(&self, record: Box<FileRecord>) {
         let _ = self.tx.send(Msg::Record(record));
     }
 }
@@ -93,9 +93,9 @@ struct State {
 }
 
 impl State {
-    fn add(&mut self, record: FileRecord) -> bool {
+    fn add(&mut self, record: Box<FileRecord>) -> bool {
         let id = FileId(record.file_id);
-        if self.entries.insert(id, record).is_none() {
+        if self.entries.insert(id, *record).is_none() {
             self.order.push(id);
         }
         true

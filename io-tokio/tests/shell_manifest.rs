@@ -85,8 +85,8 @@ async fn records_are_keyed_by_file_and_use_real_names() {
             break;
         }
     }
-    tx.file_record(record(1, "rec_bob.ts", "bob", 0, false));
-    tx.file_record(record(2, "rec_carol.webm", "carol", 0, false));
+    tx.file_record(Box::new(record(1, "rec_bob.ts", "bob", 0, false)));
+    tx.file_record(Box::new(record(2, "rec_carol.webm", "carol", 0, false)));
 
     let path = dir.path().join("rec_manifest_1.json");
     let v = wait_for(&path, |v| {
@@ -104,7 +104,7 @@ async fn records_are_keyed_by_file_and_use_real_names() {
 
     // An update replaces the record for that file; the first write was less than a second ago,
     // so it must not be on disk yet.
-    tx.file_record(record(1, "rec_bob.ts", "bob", 250, false));
+    tx.file_record(Box::new(record(1, "rec_bob.ts", "bob", 250, false)));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         read(&path).unwrap()["files"][0]["frames"]["video"],
@@ -115,7 +115,7 @@ async fn records_are_keyed_by_file_and_use_real_names() {
     assert_eq!(v["files"].as_array().unwrap().len(), 2);
 
     // At shutdown the last state is written at once.
-    tx.file_record(record(2, "rec_carol.webm", "carol", 0, true));
+    tx.file_record(Box::new(record(2, "rec_carol.webm", "carol", 0, true)));
     tokio::time::timeout(Duration::from_secs(2), manifest.finish())
         .await
         .unwrap();

@@ -178,7 +178,7 @@ fn drain(room: &mut Room, connections: &mut Connections, out: &mut Replayed, now
                 out.started.push(start.key.clone());
                 let handle = start.handle;
                 let local = [LOCAL.parse::<SocketAddr>().unwrap()];
-                let connection = Connection::new(now, SystemTime::now(), start, &local);
+                let connection = Connection::new(now, SystemTime::now(), *start, &local);
                 connections.insert(handle, connection);
                 drain_connection(handle, connections, room, out, now);
             }

@@ -99,7 +99,7 @@ pub enum FileOp {
         patches: Vec<Patch>,
     },
     /// The manifest's record of this file changed (open, resolution, label, close).
-    Record(FileRecord),
+    Record(Box<FileRecord>),
 }
 
 #[derive(Clone, Debug)]
@@ -387,7 +387,7 @@ impl StreamRecorder {
             group::log_record("started", &record);
         }
         self.out
-            .push_back(RecorderOutput::File(FileOp::Record(record)));
+            .push_back(RecorderOutput::File(FileOp::Record(Box::new(record))));
     }
 
     /// Nanoseconds of `t` on the local timeline (negative before the epoch).

@@ -215,7 +215,7 @@ impl RecorderNode {
                     // thread, so it seeds it for a reproducible run.
                     fastrand::seed(start.seed);
                     let wall = wall(self.observer.start(), now);
-                    let connection = Connection::new(now, wall, start, &[addr]);
+                    let connection = Connection::new(now, wall, *start, &[addr]);
                     let c = SimConnection {
                         connection,
                         key,
@@ -326,7 +326,7 @@ fn apply_file_op(files: &mut BTreeMap<FileId, MemFile>, handle: ConnectionHandle
         }
         FileOp::Record(record) => {
             if let Some(f) = files.get_mut(&FileId(record.file_id)) {
-                f.record = Some(record);
+                f.record = Some(*record);
             }
         }
     }

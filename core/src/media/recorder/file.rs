@@ -263,14 +263,7 @@ impl RecFile {
 
     fn emit(&mut self, now: Instant, out: &mut VecDeque<RecorderOutput>) {
         let file = self.setup.id;
-        self.emit_written(out);
-        if !self.buf.is_empty() {
-            out.push_back(RecorderOutput::File(FileOp::Write {
-                file,
-                bytes: std::mem::take(&mut self.buf),
-            }));
-            self.dirty = true;
-        }
+        self.dirty |= self.emit_bytes(out);
         if self.dirty && (self.flush_now || now >= self.last_flush + FLUSH_INTERVAL) {
             out.push_back(RecorderOutput::File(FileOp::Flush { file }));
             self.dirty = false;
@@ -279,13 +272,21 @@ impl RecFile {
         }
     }
 
-    fn emit_written(&mut self, out: &mut VecDeque<RecorderOutput>) {
+    /// Reports the frames written since the last call, then writes the buffered bytes.
+    /// True if there were bytes.
+    fn emit_bytes(&mut self, out: &mut VecDeque<RecorderOutput>) -> bool {
         let file = self.setup.id;
         out.extend(
             self.written
                 .drain(..)
                 .map(|frame| RecorderOutput::FrameWritten { file, frame }),
         );
+        if self.buf.is_empty() {
+            return false;
+        }
+        let bytes = std::mem::take(&mut self.buf);
+        out.push_back(RecorderOutput::File(FileOp::Write { file, bytes }));
+        true
     }
 
     pub fn next_timeout(&self) -> Option<Instant> {
@@ -305,14 +306,8 @@ impl RecFile {
     ) {
         self.release(now, true, factory);
         let patches = self.muxer.finish(&mut self.buf);
+        self.emit_bytes(out);
         let file = self.setup.id;
-        self.emit_written(out);
-        if !self.buf.is_empty() {
-            out.push_back(RecorderOutput::File(FileOp::Write {
-                file,
-                bytes: std::mem::take(&mut self.buf),
-            }));
-        }
         out.push_back(RecorderOutput::File(FileOp::Finalize { file, patches }));
     }
 }

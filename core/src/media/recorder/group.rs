@@ -335,7 +335,7 @@ impl StreamRecorder {
         let record = manifest::record(&file, manifest::Event::Close, &ctx);
         log_record("finished", &record);
         self.out
-            .push_back(RecorderOutput::File(FileOp::Record(record)));
+            .push_back(RecorderOutput::File(FileOp::Record(Box::new(record))));
     }
 }
 
