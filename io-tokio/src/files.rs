@@ -103,18 +103,25 @@ impl FileSink {
         rx
     }
 
+    /// A file that could not be started: logged, reported, and a handle that swallows writes.
+    fn failed(&self, file: FileId, error: String) -> FileHandle {
+        tracing::error!(file = file.0, "{error}");
+        self.shared.emit(FileEvent::Failed {
+            file,
+            path: None,
+            error,
+        });
+        FileHandle::dead(file)
+    }
+
     /// Start a writer for `{base_name}.{extension}`. Hostile names are refused (logged, and the
     /// handle swallows everything).
     pub fn open(&self, file: FileId, base_name: &str, extension: &str) -> FileHandle {
         if let Err(why) = check_name(base_name, extension) {
-            let error = format!("refusing file name {base_name:?}.{extension:?}: {why}");
-            tracing::error!(file = file.0, "{error}");
-            self.shared.emit(FileEvent::Failed {
+            return self.failed(
                 file,
-                path: None,
-                error,
-            });
-            return FileHandle::dead(file);
+                format!("refusing file name {base_name:?}.{extension:?}: {why}"),
+            );
         }
         let target = Target::New {
             base: base_name.to_string(),
@@ -166,14 +173,7 @@ impl FileSink {
         if let Err(e) = spawned {
             self.shared.live.fetch_sub(1, Ordering::SeqCst);
             self.shared.idle.notify_waiters();
-            let error = format!("cannot start a writer thread: {e}");
-            tracing::error!(file = file.0, "{error}");
-            self.shared.emit(FileEvent::Failed {
-                file,
-                path: None,
-                error,
-            });
-            return FileHandle::dead(file);
+            return self.failed(file, format!("cannot start a writer thread: {e}"));
         }
         FileHandle {
             file,
