@@ -7,11 +7,26 @@
 //!
 //! # Call contract
 //!
-//! After [`Room::new`] and after every [`Room::handle_input`], call [`Room::poll_output`] until it
-//! returns `None`, carrying out each output in order; then wait for [`Room::poll_timeout`] (or
-//! the next input) and pass `RoomInput::Timeout` when it is due. Reports from connections go in
-//! as `RoomInput::FromConnection`; a report whose handle the room no longer knows (a replaced
-//! connection's late word) is ignored, so the caller needs no bookkeeping of its own.
+//! Like [`Connection`](crate::connection::Connection)'s:
+//!
+//! 1. Build it with [`Room::new`]. It does nothing until [`RoomInput::SignalingUp`], on which it
+//!    joins (and joins again after every reconnect).
+//! 2. After every [`Room::handle_input`], call [`Room::poll_output`] until it returns `None`
+//!    ("drained"), carrying out each output in order: send `SendSignaling` text, build a
+//!    connection for `StartConnection`, pass `ToConnection` commands on (or drop them when that
+//!    connection is already gone).
+//! 3. Then wait for [`Room::poll_timeout`] (or the next input) and pass `RoomInput::Timeout` when
+//!    it is due; early calls are harmless.
+//! 4. Reports from connections go in as `RoomInput::FromConnection`; a report whose handle the
+//!    room no longer knows (a replaced connection's late word) is ignored, so the caller needs no
+//!    bookkeeping of its own.
+//! 5. `RoomInput::Shutdown` sends `Close` to every connection and starts nothing new. The caller
+//!    keeps driving the connections until each reports `Closed` (its files finalized), then
+//!    drops the room.
+//!
+//! Time is only the `now` passed in (never decreasing): it paces `play` retries and how long
+//! candidates wait for their offer. Randomness (our peer id, IVs, connection seeds) comes from
+//! [`RoomConfig::seed`].
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -30,12 +45,17 @@ mod queue;
 use plays::Plays;
 use queue::CandidateQueue;
 
+/// What room to join and how to record it; fixed for the room's life.
 #[derive(Clone, Debug)]
 pub struct RoomConfig {
     /// Room name as the user typed it.
     pub room: String,
+    /// `--password` as parsed by [`Password::parse`].
     pub password: Password,
+    /// Hash and key salt, usually [`salt_for_host`](crate::signaling::password::salt_for_host)
+    /// of the signaling server.
     pub salt: String,
+    /// The signaling server's protocol flavour.
     pub dialect: Dialect,
     /// Only record these stream ids (without password suffix); None = all.
     pub record_streams: Option<Vec<String>>,

@@ -1,7 +1,7 @@
 //! One publisher's connection, from datagram to file bytes: a str0m `Rtc` with the VDO.Ninja
-//! data-channel protocol ([`webrtc`]) feeding the stream's recorder
-//! ([`StreamRecorder`](crate::media::StreamRecorder)). Keyframe requests, labels and frames pass
-//! between the two inside; the caller only moves datagrams, time and file operations.
+//! data-channel protocol (`webrtc`) feeding the stream's recorder ([`StreamRecorder`]). Keyframe
+//! requests, labels and frames pass between the two inside; the caller only moves datagrams, time
+//! and file operations.
 //!
 //! # Call contract
 //!

@@ -14,7 +14,7 @@ use super::frame::Codec;
 /// - VP8: frame tag key-frame bit. VP9: the first frame's uncompressed header says KEY_FRAME
 ///   (superframes and concatenated spatial layers are judged by their first frame).
 /// - AV1: the temporal unit has a sequence header OBU and its first frame / frame header OBU has
-///   show_existing_frame = 0 and frame_type = KEY_FRAME (see [`av1::is_keyframe`]).
+///   show_existing_frame = 0 and frame_type = KEY_FRAME (see `av1::is_keyframe`).
 /// - Opus: every packet.
 pub fn is_keyframe(codec: Codec, data: &[u8]) -> bool {
     match codec {

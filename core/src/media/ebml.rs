@@ -7,55 +7,100 @@
 
 /// Element IDs used by the WebM writer.
 pub mod id {
+    /// `EBML`: the header master every file starts with.
     pub const EBML: u32 = 0x1A45_DFA3;
+    /// `EBMLVersion`.
     pub const EBML_VERSION: u32 = 0x4286;
+    /// `EBMLReadVersion`: the reader version needed.
     pub const EBML_READ_VERSION: u32 = 0x42F7;
+    /// `EBMLMaxIDLength` (4 for Matroska).
     pub const EBML_MAX_ID_LENGTH: u32 = 0x42F2;
+    /// `EBMLMaxSizeLength` (8 for Matroska).
     pub const EBML_MAX_SIZE_LENGTH: u32 = 0x42F3;
+    /// `DocType`: `webm`.
     pub const DOC_TYPE: u32 = 0x4282;
+    /// `DocTypeVersion`.
     pub const DOC_TYPE_VERSION: u32 = 0x4287;
+    /// `DocTypeReadVersion`: the reader version needed.
     pub const DOC_TYPE_READ_VERSION: u32 = 0x4285;
+    /// `Void`: filler a reader skips (space reserved for a later patch).
     pub const VOID: u32 = 0xEC;
 
+    /// `Segment`: the master holding everything after the header.
     pub const SEGMENT: u32 = 0x1853_8067;
+    /// `SeekHead`: index of the top-level elements.
     pub const SEEK_HEAD: u32 = 0x114D_9B74;
+    /// `Seek`: one SeekHead entry.
     pub const SEEK: u32 = 0x4DBB;
+    /// `SeekID`: the ID of the element a Seek points to.
     pub const SEEK_ID: u32 = 0x53AB;
+    /// `SeekPosition`: its offset from the start of the Segment's data.
     pub const SEEK_POSITION: u32 = 0x53AC;
 
+    /// `Info`: segment information.
     pub const INFO: u32 = 0x1549_A966;
+    /// `TimestampScale` (formerly TimecodeScale): ns per timestamp tick.
     pub const TIMECODE_SCALE: u32 = 0x2A_D7B1;
+    /// `Duration`: float, in timestamp ticks.
     pub const DURATION: u32 = 0x4489;
+    /// `DateUTC`: ns since 2001-01-01T00:00:00 UTC.
     pub const DATE_UTC: u32 = 0x4461;
+    /// `MuxingApp`.
     pub const MUXING_APP: u32 = 0x4D80;
+    /// `WritingApp`.
     pub const WRITING_APP: u32 = 0x5741;
 
+    /// `Tracks`: the track entries.
     pub const TRACKS: u32 = 0x1654_AE6B;
+    /// `TrackEntry`: one track.
     pub const TRACK_ENTRY: u32 = 0xAE;
+    /// `TrackNumber`: the number blocks refer to (1-based).
     pub const TRACK_NUMBER: u32 = 0xD7;
+    /// `TrackUID`.
     pub const TRACK_UID: u32 = 0x73C5;
+    /// `TrackType`: 1 video, 2 audio.
     pub const TRACK_TYPE: u32 = 0x83;
+    /// `FlagLacing`: whether blocks may use lacing.
     pub const FLAG_LACING: u32 = 0x9C;
+    /// `CodecID`: e.g. `V_VP8`, `A_OPUS`.
     pub const CODEC_ID: u32 = 0x86;
+    /// `CodecPrivate`: codec header (Opus: OpusHead, AV1: av1C).
     pub const CODEC_PRIVATE: u32 = 0x63A2;
+    /// `CodecDelay`: ns the decoder drops at the start (Opus pre-skip).
     pub const CODEC_DELAY: u32 = 0x56AA;
+    /// `SeekPreRoll`: ns to decode before a seek target (Opus: 80 ms).
     pub const SEEK_PRE_ROLL: u32 = 0x56BB;
+    /// `Video`: video settings of a track.
     pub const VIDEO: u32 = 0xE0;
+    /// `PixelWidth`.
     pub const PIXEL_WIDTH: u32 = 0xB0;
+    /// `PixelHeight`.
     pub const PIXEL_HEIGHT: u32 = 0xBA;
+    /// `Audio`: audio settings of a track.
     pub const AUDIO: u32 = 0xE1;
+    /// `SamplingFrequency`: float, Hz.
     pub const SAMPLING_FREQUENCY: u32 = 0xB5;
+    /// `Channels`.
     pub const CHANNELS: u32 = 0x9F;
 
+    /// `Cluster`: a run of blocks with one base timestamp.
     pub const CLUSTER: u32 = 0x1F43_B675;
+    /// `Timestamp` (formerly Timecode): the cluster's base, in ticks.
     pub const TIMECODE: u32 = 0xE7;
+    /// `SimpleBlock`: one frame, timed relative to its cluster (int16 ticks).
     pub const SIMPLE_BLOCK: u32 = 0xA3;
 
+    /// `Cues`: the seek index, written on finish.
     pub const CUES: u32 = 0x1C53_BB6B;
+    /// `CuePoint`: one seek target.
     pub const CUE_POINT: u32 = 0xBB;
+    /// `CueTime`: its time, in ticks.
     pub const CUE_TIME: u32 = 0xB3;
+    /// `CueTrackPositions`: where that time is for one track.
     pub const CUE_TRACK_POSITIONS: u32 = 0xB7;
+    /// `CueTrack`: the track number.
     pub const CUE_TRACK: u32 = 0xF7;
+    /// `CueClusterPosition`: the cluster's offset from the Segment's data.
     pub const CUE_CLUSTER_POSITION: u32 = 0xF1;
 }
 

@@ -6,14 +6,20 @@ use std::time::{Instant, SystemTime};
 /// Codecs roomrec records without transcoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Codec {
+    /// H.264 / AVC, recorded to MPEG-TS.
     H264,
+    /// VP8, recorded to WebM.
     Vp8,
+    /// VP9, recorded to WebM.
     Vp9,
+    /// AV1, recorded to WebM.
     Av1,
+    /// Opus audio, in either container.
     Opus,
 }
 
 impl Codec {
+    /// Audio for Opus, video for the rest.
     pub fn kind(self) -> TrackKind {
         match self {
             Codec::Opus => TrackKind::Audio,
@@ -32,6 +38,8 @@ impl Codec {
         }
     }
 
+    /// Inverse of [`name`](Codec::name): case-insensitive, surrounding whitespace ignored,
+    /// `avc` accepted for H.264.
     pub fn from_name(name: &str) -> Option<Codec> {
         match name.trim().to_ascii_lowercase().as_str() {
             "h264" | "avc" => Some(Codec::H264),
@@ -44,9 +52,12 @@ impl Codec {
     }
 }
 
+/// Audio or video: decides keyframe gating, file grouping and the container.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TrackKind {
+    /// Opus.
     Audio,
+    /// H.264, VP8, VP9 or AV1.
     Video,
 }
 
@@ -64,6 +75,7 @@ pub struct SenderClock {
 pub struct MediaFrame {
     /// The m-line (`mid`) the frame came in on. Unique within a connection.
     pub track: String,
+    /// Codec of `data`, from the payload type negotiated for the track.
     pub codec: Codec,
     /// RTP media time, unwrapped to 64 bits, in units of `clock_rate`.
     pub rtp_time: u64,

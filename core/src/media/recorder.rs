@@ -14,6 +14,28 @@
 //!   keyframe, with the recent audio from one frame before that keyframe.
 //! - pts come from RTP time through one clock per file (`rtcp-sr` when every track has a sender
 //!   report at open, else `arrival`), fixed per track when the file opens; gaps stay gaps.
+//!
+//! # Call contract
+//!
+//! [`StreamRecorder`] has the shape of [`Connection`](crate::connection::Connection), which owns
+//! one and drives it like this:
+//!
+//! 1. Build it with [`StreamRecorder::new`] (or [`with_factory`](StreamRecorder::with_factory));
+//!    `now` becomes the origin of its local timeline.
+//! 2. Feed it with [`handle_frame`](StreamRecorder::handle_frame) per depacketized frame,
+//!    [`set_label`](StreamRecorder::set_label) when the guest's name arrives, and
+//!    [`handle_timeout`](StreamRecorder::handle_timeout) when
+//!    [`poll_timeout`](StreamRecorder::poll_timeout) is due (early calls are harmless).
+//! 3. After each of those calls, call [`poll_output`](StreamRecorder::poll_output) until it
+//!    returns `None` ("drained") and carry out every output in order: [`FileOp`]s on the files,
+//!    keyframe requests to the sender.
+//! 4. When the connection ends, call [`finish`](StreamRecorder::finish) and drain once more:
+//!    each open file's last operations are `Finalize` and its closing `Record`. Afterwards
+//!    `poll_timeout` is `None` and input is ignored.
+//!
+//! Time is only what the caller passes: `now` (never decreasing) drives holds, timers and the
+//! arrival clock; `wall_now` only dates new files (their names; their start time under
+//! the `arrival` clock).
 
 mod clock;
 mod factory;
@@ -33,13 +55,12 @@ use clock::TrackClock;
 use gate::KeyframeGate;
 use group::{Group, Held};
 
-pub use clock::ClockMode;
 pub use factory::{Container, DefaultMuxers, FileMeta, MuxerFactory};
 pub use file::{WrittenFrame, FLUSH_INTERVAL, TICK_INTERVAL};
 pub use gate::KEYFRAME_RETRY;
 pub use group::{AUDIO_GRACE, OPEN_WAIT};
 pub use interleave::HOLD as INTERLEAVE_HOLD;
-pub use manifest::{rfc3339_ms, FileRecord, FrameCounts, Resolution};
+pub use manifest::{FileRecord, FrameCounts, Resolution};
 
 /// File groups per connection (camera + screen shares); tracks beyond are ignored.
 pub const MAX_GROUPS: usize = 4;
@@ -52,13 +73,16 @@ const MAX_FRAME_NS: u64 = 200_000_000;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FileId(pub u64);
 
+/// What one recorder records and how it names its files.
 #[derive(Clone, Debug)]
 pub struct StreamRecorderConfig {
     /// `--record` prefix.
     pub prefix: String,
     /// Stream id without password suffix; sanitized inside before it becomes a file name.
     pub stream_id: String,
+    /// Record audio tracks (else their frames are dropped on entry).
     pub audio: bool,
+    /// Record video tracks (else their frames are dropped on entry).
     pub video: bool,
     /// First FileId this recorder may use (caller gives disjoint ranges).
     pub first_file_id: u64,
@@ -102,14 +126,23 @@ pub enum FileOp {
     Record(Box<FileRecord>),
 }
 
+/// Output of [`StreamRecorder::poll_output`], to be carried out in order.
 #[derive(Clone, Debug)]
 pub enum RecorderOutput {
     /// Carry out a file operation.
     File(FileOp),
     /// Ask the WebRTC side for a keyframe on this track (mid).
-    RequestKeyframe { track: String },
+    RequestKeyframe {
+        /// The track's mid.
+        track: String,
+    },
     /// A frame went into a file (only with `observe_frames`).
-    FrameWritten { file: FileId, frame: WrittenFrame },
+    FrameWritten {
+        /// The file it went into.
+        file: FileId,
+        /// What was written.
+        frame: WrittenFrame,
+    },
 }
 
 /// One incoming track (mid) of the connection.
@@ -126,6 +159,8 @@ struct Track {
     frame_ns: u64,
 }
 
+/// One connection's recorder: frames in, file operations out. See the module docs for the
+/// call contract.
 pub struct StreamRecorder {
     config: StreamRecorderConfig,
     factory: Box<dyn MuxerFactory>,
@@ -178,6 +213,8 @@ impl StreamRecorder {
         }
     }
 
+    /// Takes one frame of any track. `now` is when it is handled (its arrival time is
+    /// `frame.received_at`); `wall_now` dates a file that this frame opens.
     pub fn handle_frame(&mut self, now: Instant, wall_now: SystemTime, frame: MediaFrame) {
         if self.finished {
             tracing::debug!(track = %frame.track, "frame after finish ignored");
@@ -187,6 +224,8 @@ impl StreamRecorder {
         self.service(now);
     }
 
+    /// Runs what is due at `now`: keyframe re-requests, file opening after a wait, interleaving
+    /// holds, ticks and flushes.
     pub fn handle_timeout(&mut self, now: Instant, wall_now: SystemTime) {
         if self.finished {
             return;
@@ -218,10 +257,13 @@ impl StreamRecorder {
         self.finished = true;
     }
 
+    /// The next output, or `None` when drained.
     pub fn poll_output(&mut self) -> Option<RecorderOutput> {
         self.out.pop_front()
     }
 
+    /// When to call [`handle_timeout`](StreamRecorder::handle_timeout) next; `None` while
+    /// nothing is pending (before the first frame) and after [`finish`](StreamRecorder::finish).
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.finished {
             return None;

@@ -13,11 +13,16 @@ pub fn hash_hex(s: &str, n: usize) -> String {
     h
 }
 
+/// Why [`Cipher::decrypt`] failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CryptoError {
+    /// The ciphertext is not hex.
     BadHex,
+    /// The IV is not 32 hex characters.
     BadIv,
+    /// Wrong key, or a truncated or corrupted ciphertext.
     BadPadding,
+    /// Decrypted, but not UTF-8 text.
     NotUtf8,
 }
 
@@ -48,10 +53,12 @@ impl std::fmt::Debug for Cipher {
 }
 
 impl Cipher {
+    /// The app's key: SHA-256 of the effective password followed by the salt.
     pub fn new(password: &str, salt: &str) -> Cipher {
         let digest = Sha256::digest(format!("{password}{salt}").as_bytes());
         Cipher { key: digest.into() }
     }
+    /// A cipher with a raw 256-bit key.
     pub fn from_key(key: [u8; 32]) -> Cipher {
         Cipher { key }
     }
@@ -61,6 +68,7 @@ impl Cipher {
             .encrypt_padded_vec_mut::<Pkcs7>(plaintext.as_bytes());
         (hex::encode(ct), hex::encode(iv))
     }
+    /// Inverse of [`encrypt`](Cipher::encrypt): hex ciphertext and hex IV to the plaintext.
     pub fn decrypt(&self, ciphertext_hex: &str, iv_hex: &str) -> Result<String, CryptoError> {
         let iv: [u8; 16] = hex::decode(iv_hex)
             .map_err(|_| CryptoError::BadIv)?

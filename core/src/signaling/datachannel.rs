@@ -6,17 +6,25 @@ use super::crypto::Cipher;
 use super::message::{DecodeError, IceCandidate};
 use super::payload::{self, json, object, opt_str};
 
+/// One item of a data-channel message from the publisher.
 #[derive(Clone, Debug, PartialEq)]
 pub enum DcIncoming {
     /// Re-offer (or answer) on the data channel, decrypted.
     Description {
+        /// The description's `type`: `offer` or `answer`.
         kind: String,
+        /// The SDP.
         sdp: String,
+        /// Session id, if sent.
         session: Option<String>,
+        /// It came encrypted.
         encrypted: bool,
     },
+    /// Remote ICE candidates, decrypted; never empty.
     Candidates {
+        /// Session id, if sent.
         session: Option<String>,
+        /// The candidates.
         candidates: Vec<IceCandidate>,
     },
     /// `{"ping":x}`: answer with `pong` carrying x.
@@ -24,7 +32,10 @@ pub enum DcIncoming {
     /// Publisher hangs up.
     Bye,
     /// `info.label`: the guest's display name (None when no label).
-    Info { label: Option<String> },
+    Info {
+        /// The label, if the guest has one.
+        label: Option<String>,
+    },
     /// `videoMuted` true/false.
     VideoMuted(bool),
 }
@@ -80,13 +91,18 @@ pub fn decode(cipher: Option<&Cipher>, text: &str) -> Result<Vec<DcIncoming>, De
 /// The viewer's request, sent when the channel opens.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ViewerRequest {
+    /// Ask for the publisher's audio.
     pub audio: bool,
+    /// Ask for the publisher's video.
     pub video: bool,
+    /// Our display name as the publisher sees it.
     pub label: String,
     /// e.g. "h264"
     pub prefer_video_codec: Option<String>,
 }
 
+/// The request as JSON. Besides audio, video and label it turns chunked/webp transfer off (media
+/// stays on RTP) and screen sharing on (a shared screen is recorded too).
 pub fn encode_request(req: &ViewerRequest) -> String {
     let mut fields = vec![("audio", json(req.audio)), ("video", json(req.video))];
     // chunked/webp off keeps media on RTP; screen share on so a shared screen gets recorded too.
@@ -124,10 +140,12 @@ pub fn encode_answer(cipher: Option<&Cipher>, session: &str, sdp: &str, iv: [u8;
     object(&fields)
 }
 
+/// Reply to [`DcIncoming::Ping`]: `{"pong":value}`.
 pub fn encode_pong(value: &serde_json::Value) -> String {
     object(&[("pong", value.to_string())])
 }
 
+/// `{"bye":true}`: we hang up.
 pub fn encode_bye() -> String {
     object(&[("bye", json(true))])
 }

@@ -15,6 +15,7 @@ pub enum Dialect {
 }
 
 impl Dialect {
+    /// Every dialect, for listing and parsing names.
     pub const ALL: [Dialect; 2] = [Dialect::Official, Dialect::Relay];
 
     /// Lowercase name, as on the command line.
@@ -47,68 +48,107 @@ impl std::str::FromStr for Dialect {
 /// What encoding and decoding depend on.
 #[derive(Clone, Debug)]
 pub struct CodecContext {
+    /// Which protocol flavour to speak.
     pub dialect: Dialect,
     /// Our own peer id (relay dialect); ignored for the official dialect.
     pub own_id: String,
+    /// Room id as sent on the wire ([`RoomSecrets::room_wire`](super::RoomSecrets::room_wire)).
     pub room_wire: String,
+    /// Opens and seals SDP and candidates; `None` without a password.
     pub cipher: Option<Cipher>,
 }
 
+/// A room member from a listing or an arrival.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Member {
+    /// Its peer id (`UUID` / `from`).
     pub peer: String,
     /// Wire stream id (with password suffix); None = not publishing.
     pub stream_id: Option<String>,
 }
 
+/// A remote ICE candidate as the browser's `RTCIceCandidateInit` carries it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IceCandidate {
+    /// The SDP `candidate:` attribute value.
     pub candidate: String,
+    /// `sdpMid`: the m-line it belongs to.
     pub sdp_mid: Option<String>,
+    /// `sdpMLineIndex`: the same by position.
     pub sdp_mline_index: Option<u32>,
+    /// `usernameFragment`: the ICE ufrag it goes with.
     pub username_fragment: Option<String>,
 }
 
+/// One decoded signaling message, as far as the recorder cares.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Incoming {
     /// Official: the member list on join.
-    Listing { members: Vec<Member> },
+    Listing {
+        /// Everyone in the room with an id.
+        members: Vec<Member>,
+    },
     /// Someone arrived: official `videoaddedtoroom`/`someonejoined`, relay raw `joinroom`.
     PeerJoined {
+        /// Its peer id.
         peer: String,
+        /// Wire stream id (with password suffix), if it publishes.
         stream_id: Option<String>,
     },
     /// An SDP offer (already decrypted).
     Offer {
+        /// The publisher's peer id.
         peer: String,
+        /// Its session id: one per WebRTC connection attempt.
         session: String,
+        /// Wire stream id, when the message names it.
         stream_id: Option<String>,
+        /// The offer SDP.
         sdp: String,
+        /// It came encrypted (so our answer goes encrypted too).
         encrypted: bool,
         /// `isScene`; None when absent.
         is_scene: Option<bool>,
     },
     /// One or more remote candidates (already decrypted); `session` None when absent.
     Candidates {
+        /// The sender's peer id.
         peer: String,
+        /// The session they belong to.
         session: Option<String>,
+        /// Never empty.
         candidates: Vec<IceCandidate>,
     },
     /// `cleanup` or `bye` for a peer.
-    PeerLeft { peer: String },
+    PeerLeft {
+        /// Who left.
+        peer: String,
+    },
     /// alert / warn / error / transferred / roomclaimed and other server notices.
-    Notice { kind: String, message: String },
+    Notice {
+        /// The request or key it came as (`alert`, `error`, ...).
+        kind: String,
+        /// Its text (empty when none).
+        message: String,
+    },
     /// Valid JSON we do not act on: addressed to someone else, another room, our own echo, an
     /// unknown request kind, an answer, `play`...
-    Ignored { reason: &'static str },
+    Ignored {
+        /// Why, for trace logs.
+        reason: &'static str,
+    },
 }
 
+/// Why a signaling or data-channel message could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodeError {
+    /// Not valid JSON (the parser's message).
     NotJson(String),
+    /// Valid JSON, but not an object.
     NotAnObject,
     /// A field has the wrong type or a required field is missing.
     BadField(&'static str),
+    /// An encrypted field did not decrypt to JSON (which field, and why).
     Decrypt(String),
     /// Encrypted payload but we have no password.
     NoKey,
@@ -121,23 +161,36 @@ impl std::fmt::Display for DecodeError {
 }
 impl std::error::Error for DecodeError {}
 
+/// A signaling message we send; [`encode`] turns it into text.
 #[derive(Clone, Debug)]
 pub enum Outgoing<'a> {
     /// Join without a streamID.
     JoinRoom,
+    /// Ask the publisher of a stream to send us an offer.
     Play {
+        /// Wire stream id (with password suffix).
         stream_id: &'a str,
     },
+    /// Our SDP answer to an offer.
     Answer {
+        /// The publisher's peer id.
         peer: &'a str,
+        /// The offer's session id.
         session: &'a str,
+        /// The answer SDP.
         sdp: &'a str,
+        /// Seal it with the context's cipher (when there is one).
         encrypt: bool,
     },
+    /// Our local ICE candidates.
     Candidates {
+        /// The publisher's peer id.
         peer: &'a str,
+        /// The offer's session id.
         session: &'a str,
+        /// The candidates to send.
         candidates: &'a [IceCandidate],
+        /// Seal them with the context's cipher (when there is one).
         encrypt: bool,
     },
 }

@@ -2,7 +2,10 @@
 
 use super::crypto::{hash_hex, Cipher};
 
+/// The key VDO.Ninja uses when the room has no `&password`.
 pub const DEFAULT_PASSWORD: &str = "someEncryptionKey123";
+/// Salt of the official site, localhost and IP hosts; other hosts use their name
+/// ([`salt_for_host`]).
 pub const DEFAULT_SALT: &str = "vdo.ninja";
 
 /// Longest room name the app keeps after sanitizing.
@@ -10,6 +13,7 @@ const ROOM_MAX: usize = 30;
 /// Stream ids are cut to this length before the password suffix is appended.
 const STREAM_MAX: usize = 44;
 
+/// The room password as the app treats it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Password {
     /// No `--password`: VDO.Ninja's default key, hashing and encryption on.
@@ -133,10 +137,13 @@ pub struct RoomSecrets {
     pub room_wire: String,
     /// 6 hex chars appended to stream ids; None without password.
     pub stream_suffix: Option<String>,
+    /// Seals SDP and candidates; None without password.
     pub cipher: Option<Cipher>,
 }
 
 impl RoomSecrets {
+    /// Sanitizes the room name like the app, then hashes: with a password, `room_wire` is the
+    /// first 16 hex chars of SHA-256(room + password + salt).
     pub fn new(room: &str, password: &Password, salt: &str) -> RoomSecrets {
         let room = sanitize_room(room);
         match password.effective() {

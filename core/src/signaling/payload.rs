@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use super::crypto::Cipher;
 use super::message::{DecodeError, IceCandidate};
 
+/// A JSON object (serde_json's map).
 pub type Obj = Map<String, Value>;
 
 /// A JSON value that may come encrypted: a hex string plus `vector` in the same message.

@@ -2,11 +2,17 @@
 
 use super::bits::BitReader;
 
+/// NAL unit type: coded slice of a non-IDR picture (types 1..=5 are the picture's slices).
 pub const NAL_SLICE: u8 = 1;
+/// NAL unit type: coded slice of an IDR picture (a decoder can start here).
 pub const NAL_IDR: u8 = 5;
+/// NAL unit type: supplemental enhancement information.
 pub const NAL_SEI: u8 = 6;
+/// NAL unit type: sequence parameter set (carries the resolution).
 pub const NAL_SPS: u8 = 7;
+/// NAL unit type: picture parameter set.
 pub const NAL_PPS: u8 = 8;
+/// NAL unit type: access unit delimiter (MPEG-TS wants one first in every access unit).
 pub const NAL_AUD: u8 = 9;
 
 /// NAL unit type (low 5 bits of the NAL header byte).
@@ -23,6 +29,7 @@ pub fn nal_units(data: &[u8]) -> NalUnits<'_> {
     }
 }
 
+/// Iterator from [`nal_units`].
 pub struct NalUnits<'a> {
     data: &'a [u8],
     /// Start of the next NAL unit's payload.

@@ -21,8 +21,9 @@ const ESTIMATOR_WINDOW: i128 = 10_000 * MS;
 pub(crate) const SR_CONSISTENCY: i128 = 2_000 * MS;
 const WRAP32: i128 = 1 << 32;
 
+/// Which timeline a file's pts come from; its [`name`](ClockMode::name) goes into the manifest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ClockMode {
+pub(crate) enum ClockMode {
     /// RTCP sender reports: the sender's own wall clock (unix ns).
     SenderReport,
     /// Arrival of the first frames (local ns since the recorder's epoch).
@@ -30,6 +31,7 @@ pub enum ClockMode {
 }
 
 impl ClockMode {
+    /// `rtcp-sr` or `arrival`, as in [`FileRecord::clock`](super::FileRecord::clock).
     pub fn name(self) -> &'static str {
         match self {
             ClockMode::SenderReport => "rtcp-sr",

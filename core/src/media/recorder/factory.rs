@@ -9,6 +9,7 @@ use crate::media::mux::{Muxer, TrackSpec};
 use crate::media::ts::TsMuxer;
 use crate::media::webm::{WebmConfig, WebmMuxer};
 
+/// The file format of one output file, chosen by its video codec.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Container {
     /// MPEG-TS: H.264 (+ Opus).
@@ -26,6 +27,7 @@ impl Container {
         }
     }
 
+    /// File name extension without the dot: `ts` or `webm`.
     pub fn extension(self) -> &'static str {
         match self {
             Container::Ts => "ts",

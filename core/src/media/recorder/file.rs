@@ -105,6 +105,7 @@ pub(crate) struct RecFile {
 pub struct WrittenFrame {
     /// Mid of the track it came from.
     pub track: String,
+    /// Whether it went in as a keyframe.
     pub keyframe: bool,
     /// Its RTP time (extended), as in `MediaFrame::rtp_time`.
     pub rtp_time: u64,

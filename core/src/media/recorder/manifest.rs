@@ -52,19 +52,23 @@ pub struct FileRecord {
     pub label: String,
     /// `ts` or `webm`.
     pub container: &'static str,
-    /// Codec names, if the file has such a track.
+    /// Video codec name ([`Codec::name`](crate::media::Codec::name)), if the file has video.
     pub video_codec: Option<&'static str>,
+    /// Audio codec name (`opus`), if the file has audio.
     pub audio_codec: Option<&'static str>,
     /// Each video size and the file time (ms) it started at.
     pub resolutions: Vec<Resolution>,
-    /// Wall clock of pts 0 (RFC 3339 UTC, ms) and the same as unix ms.
+    /// Wall clock of pts 0, RFC 3339 UTC with ms.
     pub start_wall: String,
+    /// `start_wall` as ms since the unix epoch.
     pub start_unix_ms: i64,
-    /// Wall clock of the file's end; only once it is closed.
+    /// Wall clock of the file's end (start + duration); only once it is closed.
     pub end_wall: Option<String>,
+    /// `end_wall` as ms since the unix epoch.
     pub end_unix_ms: Option<i64>,
     /// Frames written so far.
     pub frames: FrameCounts,
+    /// File time from pts 0 to the end of the last frame written.
     pub duration_ms: u64,
     /// `rtcp-sr` or `arrival`: where pts came from.
     pub clock: &'static str,
@@ -75,15 +79,20 @@ pub struct FileRecord {
 /// One resolution change within a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Resolution {
+    /// File time (ms) of the keyframe that brought this size.
     pub at_ms: u64,
+    /// Coded width in pixels.
     pub width: u16,
+    /// Coded height in pixels.
     pub height: u16,
 }
 
 /// Frames per track kind.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct FrameCounts {
+    /// Video frames written.
     pub video: u64,
+    /// Audio packets written.
     pub audio: u64,
 }
 
@@ -145,7 +154,7 @@ fn clamp_i64(v: i128) -> i64 {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ`; times outside years 0000..=9999 are clamped (garbage SRs).
-pub fn rfc3339_ms(unix_ms: i128) -> String {
+pub(crate) fn rfc3339_ms(unix_ms: i128) -> String {
     const MIN_MS: i128 = -62_167_219_200_000; // 0000-01-01T00:00:00Z
     const MAX_MS: i128 = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
     let ms = unix_ms.clamp(MIN_MS, MAX_MS) as i64;

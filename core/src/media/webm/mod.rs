@@ -27,6 +27,7 @@ const DEFAULT_VIDEO_FRAME_MS: u64 = 33;
 /// Longer gaps between video frames are stalls, not frame durations.
 const MAX_VIDEO_FRAME_MS: u64 = 1000;
 
+/// Options of a [`WebmMuxer`]; the default has no DateUTC, 5 s clusters and patched sizes.
 #[derive(Clone, Debug)]
 pub struct WebmConfig {
     /// Wall-clock time of the file start, written as DateUTC.
@@ -84,6 +85,7 @@ pub struct WebmMuxer {
 }
 
 impl WebmMuxer {
+    /// [`with_config`](WebmMuxer::with_config) with the default [`WebmConfig`].
     pub fn new(tracks: &[TrackSpec], out: &mut Vec<u8>) -> WebmMuxer {
         WebmMuxer::with_config(tracks, WebmConfig::default(), out)
     }
