@@ -1,0 +1,109 @@
+//! The recorder keeps recording while a guest in the same room attacks the bundled relay
+//! (default limits): oversized frame, garbage, broadcast floods from fresh connections, idle
+//! sockets. Real sockets on 127.0.0.1; the attacker comes from 127.0.0.2 (also loopback).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use roomrec_core::media::Codec;
+use roomrec_core::signaling::{Dialect, Password};
+use roomrec_io_tokio::demo::{publisher_config, recorder_options, spawn_publisher};
+use roomrec_io_tokio::relay::spawn_relay;
+use roomrec_io_tokio::run_until;
+use roomrec_test_support::ffmpeg::decode_errors;
+use roomrec_test_support::ffprobe::probe;
+use roomrec_test_support::recordings::media_files;
+use tokio::net::TcpSocket;
+use tokio_tungstenite::tungstenite::Message;
+
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+const ATTACKER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+/// The demo room's id on the wire (no password: not hashed).
+const ROOM: &str = "roomrec-demo";
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+async fn attacker_socket(relay: SocketAddr) -> Option<Ws> {
+    let socket = TcpSocket::new_v4().ok()?;
+    socket.bind(SocketAddr::new(ATTACKER, 0)).ok()?;
+    let stream = socket.connect(relay).await.ok()?;
+    let url = format!("ws://{relay}/");
+    Some(tokio_tungstenite::client_async(url, stream).await.ok()?.0)
+}
+
+/// One connection's worth of abuse: join, garbage, then broadcasts until cut off.
+async fn attack_once(relay: SocketAddr, round: usize, oversized: bool) {
+    let Some(mut ws) = attacker_socket(relay).await else {
+        return;
+    };
+    let me = format!("attacker{round}");
+    let join = format!(r#"{{"request":"joinroom","roomid":"{ROOM}","from":"{me}"}}"#);
+    let _ = ws.send(Message::text(join)).await;
+    if oversized {
+        let _ = ws.send(Message::binary(vec![b'x'; 20 << 20])).await;
+        return;
+    }
+    let _ = ws.feed(Message::binary(vec![0xff; 64])).await;
+    let _ = ws.feed(Message::text(r#"{"from":"#)).await;
+    let pad = "p".repeat(200);
+    for n in 0..20_000 {
+        let msg = format!(r#"{{"from":"{me}","n":{n},"pad":"{pad}"}}"#);
+        if ws.feed(Message::text(msg)).await.is_err() || (n % 100 == 0 && ws.flush().await.is_err()) {
+            return;
+        }
+    }
+    // Not cut off yet: wait for it, reading nothing else.
+    let _ = tokio::time::timeout(Duration::from_secs(5), async { while ws.next().await.is_some() {} }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorder_keeps_recording_through_an_attack_on_the_relay() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dialect, password) = (Dialect::Relay, Password::Disabled);
+    let (addr, relay) = spawn_relay(SocketAddr::new(LOOPBACK, 0), dialect).await.unwrap();
+    let server = format!("ws://{addr}");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let options = recorder_options(&server, dir.path().to_path_buf(), dialect, password.clone());
+    let recorder = tokio::spawn(run_until(options, async move {
+        let _ = stopped.await;
+    }));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut publishers = Vec::new();
+    for (stream, codec) in [("alice", Codec::H264), ("bob", Codec::Vp8)] {
+        let config = publisher_config(stream, Some(codec), true, dialect, &password);
+        publishers.push(spawn_publisher(&server, LOOPBACK, config).await.unwrap());
+    }
+
+    let attack = tokio::spawn(async move {
+        attack_once(addr, 0, true).await;
+        for round in 1..4 {
+            attack_once(addr, round, false).await;
+        }
+        let idle: Vec<_> = futures_util::future::join_all((0..300).map(|_| attacker_socket(addr))).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        idle.into_iter().flatten().count()
+    });
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let idle_accepted = attack.await.unwrap();
+    assert!(idle_accepted <= 64, "per-address cap: {idle_accepted}");
+    let _ = stop.send(());
+    recorder.await.unwrap().expect("recorder shuts down cleanly");
+    for p in publishers {
+        p.hang_up().await;
+    }
+    relay.abort();
+
+    for (stream, codec) in [("alice", "h264"), ("bob", "vp8")] {
+        let files = media_files(dir.path(), &format!("demo_{stream}_"));
+        assert_eq!(files.len(), 1, "{stream}: one file, got {files:?}");
+        let info = probe(&files[0]);
+        let video = info.stream("video").unwrap_or_else(|| panic!("{stream}: no video"));
+        assert_eq!(video.codec, codec);
+        assert!(info.stream("audio").is_some(), "{stream}: no audio");
+        // ~5 s of 30 fps video reached the file.
+        assert!(video.frames >= 100, "{stream}: {} video frames", video.frames);
+        let errors = decode_errors(&files[0]);
+        assert!(errors.is_empty(), "{stream}: decode errors: {errors}");
+    }
+}
