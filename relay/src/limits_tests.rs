@@ -23,7 +23,7 @@ fn relay(dialect: Dialect) -> Relay {
 #[test]
 fn relay_dialect_refuses_full_rooms_and_long_names() {
     let mut r = relay(Dialect::Relay);
-    let mut join = |r: &mut Relay, msg: Value| {
+    let join = |r: &mut Relay, msg: Value| {
         let c = r.connect();
         r.receive(c, &msg.to_string());
         (c, drain(r))
