@@ -33,7 +33,12 @@ fn traces() -> Vec<(String, Vec<(String, String)>)> {
                 .lines()
                 .map(|l| serde_json::from_str::<Value>(l).unwrap())
                 .filter(|l| l["channel"] == "ws")
-                .map(|l| (l["sender"].as_str().unwrap().to_owned(), l["msg"].to_string()))
+                .map(|l| {
+                    (
+                        l["sender"].as_str().unwrap().to_owned(),
+                        l["msg"].to_string(),
+                    )
+                })
                 .collect();
             (path.display().to_string(), lines)
         })

@@ -28,25 +28,46 @@ fn relay_dialect_refuses_full_rooms_and_long_names() {
         r.receive(c, &msg.to_string());
         (c, drain(r))
     };
-    let (a, _) = join(&mut r, json!({"request":"joinroom","roomid":"r","from":"A"}));
-    let (b, out) = join(&mut r, json!({"request":"joinroom","roomid":"r","from":"B"}));
+    let (a, _) = join(
+        &mut r,
+        json!({"request":"joinroom","roomid":"r","from":"A"}),
+    );
+    let (b, out) = join(
+        &mut r,
+        json!({"request":"joinroom","roomid":"r","from":"B"}),
+    );
     assert_eq!(out.len(), 1, "second member announced");
-    let (c, out) = join(&mut r, json!({"request":"joinroom","roomid":"r","from":"C"}));
+    let (c, out) = join(
+        &mut r,
+        json!({"request":"joinroom","roomid":"r","from":"C"}),
+    );
     assert_eq!(out, vec![(c, json!({"error":"room full"}))]);
     assert_eq!(r.room(c), None);
     // Re-joining its own room is not a new member.
     r.receive(b, r#"{"request":"joinroom","roomid":"r","from":"B"}"#);
     assert_eq!(drain(&mut r).len(), 1);
-    let (d, out) = join(&mut r, json!({"request":"joinroom","roomid":"long","from":"D"}));
+    let (d, out) = join(
+        &mut r,
+        json!({"request":"joinroom","roomid":"long","from":"D"}),
+    );
     assert!(out.is_empty(), "four bytes are allowed");
     assert_eq!(r.room(d), Some("long"));
-    let (e, out) = join(&mut r, json!({"request":"joinroom","roomid":"longer","from":"E"}));
+    let (e, out) = join(
+        &mut r,
+        json!({"request":"joinroom","roomid":"longer","from":"E"}),
+    );
     assert_eq!(out, vec![(e, json!({"error":"roomid too long"}))]);
-    let (f, out) = join(&mut r, json!({"request":"joinroom","roomid":"x","from":"123456789"}));
+    let (f, out) = join(
+        &mut r,
+        json!({"request":"joinroom","roomid":"x","from":"123456789"}),
+    );
     assert_eq!(out, vec![(f, json!({"error":"uuid too long"}))]);
     assert_eq!(r.peer_id(f), None);
     r.receive(a, r#"{"request":"seed","streamID":"123456789","from":"A"}"#);
-    assert_eq!(drain(&mut r), vec![(a, json!({"error":"streamID too long"}))]);
+    assert_eq!(
+        drain(&mut r),
+        vec![(a, json!({"error":"streamID too long"}))]
+    );
 }
 
 #[test]
@@ -63,6 +84,12 @@ fn official_dialect_refuses_full_rooms_and_long_names() {
     let c = r.connect();
     r.receive(c, r#"{"request":"joinroom","roomid":"longer"}"#);
     r.receive(c, r#"{"request":"seed","streamID":"123456789"}"#);
-    let msgs: Vec<Value> = drain(&mut r).into_iter().map(|(_, m)| m["message"].clone()).collect();
-    assert_eq!(msgs, vec![json!("roomid too long"), json!("streamID too long")]);
+    let msgs: Vec<Value> = drain(&mut r)
+        .into_iter()
+        .map(|(_, m)| m["message"].clone())
+        .collect();
+    assert_eq!(
+        msgs,
+        vec![json!("roomid too long"), json!("streamID too long")]
+    );
 }

@@ -61,7 +61,9 @@ impl Relay {
                 return;
             }
         };
-        if let Some(error) = self.join_refusal(from, &room, stream_id.as_ref().map_or(0, String::len)) {
+        if let Some(error) =
+            self.join_refusal(from, &room, stream_id.as_ref().map_or(0, String::len))
+        {
             self.alert(from, error);
             return;
         }

@@ -32,36 +32,43 @@ async fn attacker_socket(relay: SocketAddr) -> Option<Ws> {
     Some(tokio_tungstenite::client_async(url, stream).await.ok()?.0)
 }
 
-/// One connection's worth of abuse: join, garbage, then broadcasts until cut off.
-async fn attack_once(relay: SocketAddr, round: usize, oversized: bool) {
+/// One connection's worth of abuse: join, garbage, then broadcasts until cut off. Returns
+/// whether the relay cut the connection.
+async fn attack_once(relay: SocketAddr, round: usize, oversized: bool) -> bool {
     let Some(mut ws) = attacker_socket(relay).await else {
-        return;
+        return false;
     };
     let me = format!("attacker{round}");
     let join = format!(r#"{{"request":"joinroom","roomid":"{ROOM}","from":"{me}"}}"#);
     let _ = ws.send(Message::text(join)).await;
     if oversized {
         let _ = ws.send(Message::binary(vec![b'x'; 20 << 20])).await;
-        return;
+        return true;
     }
     let _ = ws.feed(Message::binary(vec![0xff; 64])).await;
     let _ = ws.feed(Message::text(r#"{"from":"#)).await;
     let pad = "p".repeat(200);
     for n in 0..20_000 {
         let msg = format!(r#"{{"from":"{me}","n":{n},"pad":"{pad}"}}"#);
-        if ws.feed(Message::text(msg)).await.is_err() || (n % 100 == 0 && ws.flush().await.is_err()) {
-            return;
+        if ws.feed(Message::text(msg)).await.is_err() || (n % 100 == 0 && ws.flush().await.is_err())
+        {
+            return true;
         }
     }
-    // Not cut off yet: wait for it, reading nothing else.
-    let _ = tokio::time::timeout(Duration::from_secs(5), async { while ws.next().await.is_some() {} }).await;
+    // Everything is written: the relay must now cut it off, reading nothing else.
+    let end = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(Ok(_)) = ws.next().await {}
+    });
+    end.await.is_ok()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recorder_keeps_recording_through_an_attack_on_the_relay() {
     let dir = tempfile::tempdir().unwrap();
     let (dialect, password) = (Dialect::Relay, Password::Disabled);
-    let (addr, relay) = spawn_relay(SocketAddr::new(LOOPBACK, 0), dialect).await.unwrap();
+    let (addr, relay) = spawn_relay(SocketAddr::new(LOOPBACK, 0), dialect)
+        .await
+        .unwrap();
     let server = format!("ws://{addr}");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let options = recorder_options(&server, dir.path().to_path_buf(), dialect, password.clone());
@@ -75,34 +82,65 @@ async fn recorder_keeps_recording_through_an_attack_on_the_relay() {
         publishers.push(spawn_publisher(&server, LOOPBACK, config).await.unwrap());
     }
 
-    let attack = tokio::spawn(async move {
-        attack_once(addr, 0, true).await;
-        for round in 1..4 {
-            attack_once(addr, round, false).await;
+    // A member that reads normally: never dropped, and it sees the flood (same room).
+    let (mut spy, _) = tokio_tungstenite::connect_async(&server).await.unwrap();
+    let join = format!(r#"{{"request":"joinroom","roomid":"{ROOM}","from":"spy"}}"#);
+    spy.send(Message::text(join)).await.unwrap();
+    let spy = tokio::spawn(async move {
+        let mut flood = 0;
+        while let Some(Ok(frame)) = spy.next().await {
+            flood += usize::from(frame.to_text().is_ok_and(|t| t.contains(r#""pad""#)));
+            if frame.is_close() {
+                break;
+            }
         }
-        let idle: Vec<_> = futures_util::future::join_all((0..300).map(|_| attacker_socket(addr))).await;
+        flood
+    });
+    let attack = tokio::spawn(async move {
+        let mut rounds = vec![attack_once(addr, 0, true).await];
+        for round in 1..4 {
+            rounds.push(attack_once(addr, round, false).await);
+        }
+        let idle: Vec<_> =
+            futures_util::future::join_all((0..300).map(|_| attacker_socket(addr))).await;
         tokio::time::sleep(Duration::from_secs(1)).await;
-        idle.into_iter().flatten().count()
+        (rounds, idle.into_iter().flatten().count())
     });
     tokio::time::sleep(Duration::from_secs(6)).await;
-    let idle_accepted = attack.await.unwrap();
+    let (rounds, idle_accepted) = attack.await.unwrap();
+    assert_eq!(rounds, vec![true; 4], "the flooder is cut off every time");
+    assert!(
+        !spy.is_finished(),
+        "a member reading normally is never dropped"
+    );
     assert!(idle_accepted <= 64, "per-address cap: {idle_accepted}");
     let _ = stop.send(());
-    recorder.await.unwrap().expect("recorder shuts down cleanly");
+    recorder
+        .await
+        .unwrap()
+        .expect("recorder shuts down cleanly");
     for p in publishers {
         p.hang_up().await;
     }
     relay.abort();
+    let flood_seen = spy.await.unwrap();
+    assert!(flood_seen > 0, "the flood reached the room");
 
     for (stream, codec) in [("alice", "h264"), ("bob", "vp8")] {
         let files = media_files(dir.path(), &format!("demo_{stream}_"));
         assert_eq!(files.len(), 1, "{stream}: one file, got {files:?}");
         let info = probe(&files[0]);
-        let video = info.stream("video").unwrap_or_else(|| panic!("{stream}: no video"));
+        let video = info
+            .stream("video")
+            .unwrap_or_else(|| panic!("{stream}: no video"));
         assert_eq!(video.codec, codec);
         assert!(info.stream("audio").is_some(), "{stream}: no audio");
         // ~5 s of 30 fps video reached the file.
-        assert!(video.frames >= 100, "{stream}: {} video frames", video.frames);
+        assert!(
+            video.frames >= 100,
+            "{stream}: {} video frames",
+            video.frames
+        );
         let errors = decode_errors(&files[0]);
         assert!(errors.is_empty(), "{stream}: decode errors: {errors}");
     }

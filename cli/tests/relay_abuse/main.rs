@@ -18,7 +18,9 @@ async fn closed(ws: &mut Ws) -> Option<(u16, String)> {
     let end = async {
         loop {
             match ws.next().await {
-                Some(Ok(Message::Close(f))) => return f.map(|f| (f.code.into(), f.reason.to_string())),
+                Some(Ok(Message::Close(f))) => {
+                    return f.map(|f| (f.code.into(), f.reason.to_string()))
+                }
                 None | Some(Err(_)) => return None,
                 Some(Ok(_)) => {}
             }
@@ -38,13 +40,18 @@ async fn flood(relay: std::net::SocketAddr) -> (usize, bool, Option<(u16, String
     let frame = Message::binary(vec![b'x'; 20 << 20]);
     let _ = tokio::time::timeout(Duration::from_secs(10), big.send(frame)).await;
     let end = closed(&mut big).await;
-    assert!(matches!(end, None | Some((1009, _))), "oversized frame: {end:?}");
+    assert!(
+        matches!(end, None | Some((1009, _))),
+        "oversized frame: {end:?}"
+    );
 
     let mut ws = connect_from(ATTACKER, relay).await.unwrap();
     join(&mut ws, "r", "flooder2").await;
     for i in 0..50u8 {
         let _ = ws.feed(Message::binary(vec![0xff, 0xfe, i, 0x80])).await;
-        let _ = ws.feed(Message::text(r#"{"from":"flooder2","request":"#)).await;
+        let _ = ws
+            .feed(Message::text(r#"{"from":"flooder2","request":"#))
+            .await;
     }
     let pad = "p".repeat(200);
     let mut sent = 0;
@@ -64,7 +71,9 @@ async fn flood(relay: std::net::SocketAddr) -> (usize, bool, Option<(u16, String
     let end = loop {
         match tokio::time::timeout(Duration::from_secs(15), ws.next()).await {
             Ok(Some(Ok(Message::Text(t)))) => warned |= t.as_str().contains("rate limit"),
-            Ok(Some(Ok(Message::Close(f)))) => break f.map(|f| (f.code.into(), f.reason.to_string())),
+            Ok(Some(Ok(Message::Close(f)))) => {
+                break f.map(|f| (f.code.into(), f.reason.to_string()))
+            }
             Ok(Some(Ok(_))) => {}
             Ok(None | Some(Err(_))) => break None,
             Err(_) => break Some((0, "still open".into())),
@@ -98,11 +107,20 @@ async fn honest_pair_survives_the_attack_and_memory_returns() {
         "the persistent flooder is disconnected: {end:?}"
     );
     assert_eq!(relay.log_lines("kept flooding, disconnecting it").len(), 1);
-    assert!(relay.log_lines("client not reading").is_empty(), "nobody dropped as a slow reader");
+    assert!(
+        relay.log_lines("client not reading").is_empty(),
+        "nobody dropped as a slow reader"
+    );
 
     let mut idle = open_idle(ATTACKER, relay.addr, 1000).await;
-    assert!(idle.len() <= 64 + 8, "per-address cap: {} sockets accepted", idle.len());
-    assert!(!relay.log_lines("per-address connection limit reached").is_empty());
+    assert!(
+        idle.len() <= 64 + 8,
+        "per-address cap: {} sockets accepted",
+        idle.len()
+    );
+    assert!(!relay
+        .log_lines("per-address connection limit reached")
+        .is_empty());
     a.receives(5, "with the idle sockets").await;
     b.receives(5, "with the idle sockets").await;
     // Sockets that never join are closed by the join timeout.

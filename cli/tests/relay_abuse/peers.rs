@@ -45,7 +45,9 @@ pub struct Honest {
 
 impl Honest {
     pub async fn start(relay: SocketAddr, room: &str, me: &str, peer: &str) -> Self {
-        let mut ws = connect_from(HONEST, relay).await.expect("honest peer connects");
+        let mut ws = connect_from(HONEST, relay)
+            .await
+            .expect("honest peer connects");
         join(&mut ws, room, me).await;
         let got = Arc::new(AtomicUsize::new(0));
         let count = got.clone();
@@ -106,7 +108,12 @@ pub async fn open_idle(src: IpAddr, relay: SocketAddr, n: usize) -> Vec<Ws> {
     let mut open = Vec::new();
     for chunk in 0..n.div_ceil(100) {
         let batch = (chunk * 100..n.min(chunk * 100 + 100)).map(|_| connect_from(src, relay));
-        open.extend(futures_util::future::join_all(batch).await.into_iter().flatten());
+        open.extend(
+            futures_util::future::join_all(batch)
+                .await
+                .into_iter()
+                .flatten(),
+        );
     }
     open
 }

@@ -58,7 +58,10 @@ mod tests {
         assert!(b.try_take(t1, 1.0), "one token per half second");
         assert!(!b.try_take(t1, 1.0));
         let t2 = t1 + Duration::from_secs(60);
-        assert!(b.has(t2, 3.0) && !b.has(t2, 3.5), "refill stops at capacity");
+        assert!(
+            b.has(t2, 3.0) && !b.has(t2, 3.5),
+            "refill stops at capacity"
+        );
         assert!(!b.try_take(t2, 4.0), "a cost above capacity never passes");
     }
 }

@@ -104,7 +104,11 @@ impl Hub {
         }
         st.relay.receive(from, text);
         let out: Vec<(ClientId, String)> = std::iter::from_fn(|| st.relay.poll_output()).collect();
-        let cost = out.iter().map(|(_, t)| t.len()).sum::<usize>().max(text.len());
+        let cost = out
+            .iter()
+            .map(|(_, t)| t.len())
+            .sum::<usize>()
+            .max(text.len());
         let Some(m) = st.clients.get_mut(&from) else {
             return Verdict::Keep;
         };

@@ -109,6 +109,10 @@ mod tests {
         assert_eq!(a.try_pop().as_deref(), Some("12345"));
         assert_eq!(total.load(Ordering::Relaxed), 4);
         drop(b);
-        assert_eq!(total.load(Ordering::Relaxed), 0, "closing releases its bytes");
+        assert_eq!(
+            total.load(Ordering::Relaxed),
+            0,
+            "closing releases its bytes"
+        );
     }
 }

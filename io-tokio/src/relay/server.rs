@@ -116,7 +116,8 @@ async fn upgrade(
         }
         Ok(resp)
     };
-    let handshake = tokio_tungstenite::accept_hdr_async_with_config(stream, read_header, Some(config));
+    let handshake =
+        tokio_tungstenite::accept_hdr_async_with_config(stream, read_header, Some(config));
     match tokio::time::timeout(opts.handshake_timeout, handshake).await {
         Ok(Ok(ws)) => Some((ws, client_ip)),
         Ok(Err(e)) => {
