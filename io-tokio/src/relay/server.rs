@@ -107,6 +107,8 @@ async fn upgrade(
         .max_message_size(Some(opts.max_message_bytes))
         .max_frame_size(Some(opts.max_message_bytes));
     let mut client_ip = peer.ip();
+    // The error type is tungstenite's (a whole HTTP response); this callback never fails.
+    #[allow(clippy::result_large_err)]
     let read_header = |req: &Request, resp: Response| {
         if behind_proxy {
             let header = req.headers().get("x-forwarded-for");
