@@ -118,7 +118,10 @@ impl Hub {
             return st.dropped(from, now);
         }
         if self.queued_bytes() + cost > self.opts.max_queued_bytes {
-            warn!(client = %from, queued = self.queued_bytes(), "relay: total queue cap reached, message dropped");
+            // Logged once per episode of this sender, like its other drops.
+            if !m.throttled {
+                warn!(client = %from, queued = self.queued_bytes(), "relay: total queue cap reached, message dropped");
+            }
             return st.dropped(from, now);
         }
         if m.throttled {
