@@ -1,7 +1,7 @@
 //! Command-line arguments as typed (clap derive), and the one conversion of the recording flags
 //! into checked options: clap only parses, `RecorderOptions::validate` checks and derives.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -34,13 +34,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run a self-hosted signaling relay
-    Relay {
-        /// Address to listen on, e.g. 0.0.0.0:8443
-        #[arg(long, value_name = "ADDR")]
-        listen: SocketAddr,
-        #[arg(long, value_parser = dialect_parser(), default_value = "relay")]
-        dialect: Dialect,
-    },
+    Relay(crate::relay_cmd::RelayArgs),
     /// Record a demo room offline: the bundled relay and four synthetic publishers
     /// (H.264, VP8, VP9, AV1, each with Opus) on 127.0.0.1
     Demo {
@@ -172,7 +166,7 @@ fn flag(e: &OptionsError) -> Option<&'static str> {
 }
 
 /// `--dialect`: core's `Dialect` by name, so `--help` lists the choices.
-fn dialect_parser() -> impl TypedValueParser<Value = Dialect> {
+pub(crate) fn dialect_parser() -> impl TypedValueParser<Value = Dialect> {
     PossibleValuesParser::new(Dialect::ALL.map(Dialect::name)).try_map(|s| s.parse::<Dialect>())
 }
 
@@ -276,10 +270,10 @@ mod tests {
             Cli::try_parse_from(["roomrec", "relay", "--listen", "127.0.0.1:8443", "-v"]).unwrap();
         assert!(matches!(
             cli.command,
-            Some(Command::Relay {
+            Some(Command::Relay(crate::relay_cmd::RelayArgs {
                 dialect: Dialect::Relay,
                 ..
-            })
+            }))
         ));
         assert_eq!(cli.verbose, 1);
         assert!(Cli::try_parse_from([

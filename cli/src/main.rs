@@ -38,9 +38,7 @@ fn main() -> ExitCode {
             Mode::Record(options) => roomrec_io_tokio::run(*options)
                 .await
                 .map_err(|e| e.to_string()),
-            Mode::Command(Command::Relay { listen, dialect }) => {
-                relay_cmd::relay_main(listen, dialect).await
-            }
+            Mode::Command(Command::Relay(args)) => relay_cmd::relay_main(args).await,
             Mode::Command(Command::Demo {
                 seconds,
                 output_dir,

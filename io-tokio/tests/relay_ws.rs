@@ -211,7 +211,7 @@ async fn oversized_frames_close_only_that_connection() {
     .await;
     recv_text(&mut a).await;
 
-    let big = format!(r#"{{"from":"A","pad":"{}"}}"#, "x".repeat(1 << 20));
+    let big = format!(r#"{{"from":"A","pad":"{}"}}"#, "x".repeat(256 * 1024));
     // The server may reset before the whole frame is written: a send error is fine.
     let _ = a.send(Message::text(big)).await;
     let closed = timeout(WAIT, async {
@@ -234,7 +234,7 @@ async fn oversized_frames_close_only_that_connection() {
     let mut c = client(addr, "/").await;
     let fits = format!(
         r#"{{"from":"C","roomid":"r","pad":"{}"}}"#,
-        "y".repeat((1 << 20) - 100)
+        "y".repeat(256 * 1024 - 100)
     );
     send(
         &mut c,
@@ -319,7 +319,9 @@ async fn silent_clients_time_out_and_abort_closes_everyone() {
 #[tokio::test]
 async fn a_client_that_stops_reading_is_dropped() {
     let opts = ServerOptions {
-        max_queued_frames: 4,
+        max_queued_bytes_per_client: 256 * 1024,
+        byte_burst: 1e9,
+        msg_burst: 1e6,
         idle_timeout: Duration::from_millis(300),
         ..ServerOptions::new(Dialect::Official)
     };
@@ -331,13 +333,13 @@ async fn a_client_that_stops_reading_is_dropped() {
     send(&mut talker, &json!({"request":"joinroom","roomid":"r"})).await;
     let id_stuck = recv_json(&mut talker).await["list"][0]["UUID"].clone();
 
-    // Broadcast until the socket buffers and the 4-frame queue are full.
-    let pad = "z".repeat(256 * 1024);
+    // Broadcast until the socket buffers and its 256 KiB queue are full.
+    let pad = "z".repeat(64 * 1024);
     let mut sent = 0;
     let cleanup = loop {
         send(&mut talker, &json!({"pad": pad})).await;
         sent += 1;
-        assert!(sent < 2000, "stuck client never dropped");
+        assert!(sent < 8000, "stuck client never dropped");
         if let Ok(Some(Ok(Message::Text(t)))) =
             timeout(Duration::from_millis(1), talker.next()).await
         {

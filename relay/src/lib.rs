@@ -28,9 +28,11 @@
 #![warn(missing_docs)]
 
 mod js;
+mod limits;
 mod official;
 mod routing;
 
+pub use limits::Limits;
 pub use routing::{ClientId, Relay};
 
 /// Which signaling server the relay behaves like: the same [`Dialect`] a client speaks.
@@ -38,6 +40,8 @@ pub use routing::{ClientId, Relay};
 /// `Official` emulates the public server (ids assigned here, `UUID` rewritten, listings).
 pub use roomrec_core::signaling::Dialect;
 
+#[cfg(test)]
+mod limits_tests;
 #[cfg(test)]
 mod official_tests;
 #[cfg(test)]

@@ -61,6 +61,12 @@ impl Relay {
                 return;
             }
         };
+        if let Some(error) =
+            self.join_refusal(from, &room, stream_id.as_ref().map_or(0, String::len))
+        {
+            self.alert(from, error);
+            return;
+        }
         if let Some(sid) = &stream_id {
             if self.stream_owner(sid, from).is_some() {
                 self.alert(from, "sid already in use");
@@ -140,6 +146,10 @@ impl Relay {
             self.alert(from, "invalid streamID");
             return;
         };
+        if self.id_too_long(sid.len()) {
+            self.alert(from, "streamID too long");
+            return;
+        }
         if self.stream_owner(sid, from).is_some() {
             self.alert(from, "sid already in use");
             return;

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 use serde_json::{json, Value};
 use tracing::{debug, warn};
 
+use super::limits::Limits;
 use super::{js, Dialect};
 
 /// One connected socket. Ids are never reused within a `Relay`.
@@ -68,6 +69,7 @@ pub struct Relay {
     /// Ordered by connection time, so fan-out order is deterministic.
     pub(super) clients: BTreeMap<ClientId, Client>,
     out: VecDeque<(ClientId, String)>,
+    pub(super) limits: Limits,
 }
 
 impl Relay {
@@ -79,6 +81,7 @@ impl Relay {
             next_id: 0,
             clients: BTreeMap::new(),
             out: VecDeque::new(),
+            limits: Limits::default(),
         }
     }
 
@@ -188,6 +191,10 @@ impl Relay {
             return;
         };
         if self.clients[&from].id.is_none() {
+            if self.id_too_long(js::string(Some(sender_id)).len()) {
+                self.send(from, json!({"error": "uuid too long"}).to_string());
+                return;
+            }
             let in_use = self.clients.iter().any(|(other, c)| {
                 *other != from && c.id.as_ref().is_some_and(|id| js::strict_eq(id, sender_id))
             });
@@ -202,6 +209,17 @@ impl Relay {
         }
         let request = field("request").and_then(Value::as_str);
         let stream_id = field("streamID").filter(|v| js::truthy(Some(v)));
+        let sid_len = stream_id.map_or(0, |s| js::string(Some(s)).len());
+        if request == Some("joinroom") {
+            let room = js::string(field("roomid"));
+            if let Some(error) = self.join_refusal(from, &room, sid_len) {
+                self.send(from, json!({"error": error}).to_string());
+                return;
+            }
+        } else if request == Some("seed") && self.id_too_long(sid_len) {
+            self.send(from, json!({"error": "streamID too long"}).to_string());
+            return;
+        }
         if let (Some("seed" | "joinroom"), Some(sid)) = (request, stream_id) {
             if let Some(error) = self.claim_relay_sid(from, sid) {
                 self.send(from, json!({"error": error}).to_string());

@@ -1,54 +1,29 @@
-//! WebSocket front end of the relay: one task per client, one shared [`Relay`] behind a mutex
+//! WebSocket front end of the relay: one task per client, one shared [`Hub`] behind a mutex
 //! (signaling volume is tiny and the lock is never held across an await).
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::WebSocketStream;
 use tracing::{debug, info, warn};
 
-use roomrec_relay::{ClientId, Dialect, Relay};
+use roomrec_relay::Dialect;
 
-/// Tunables of [`serve_with`]; [`ServerOptions::new`] gives the defaults used by [`serve`].
-#[derive(Clone, Debug)]
-pub struct ServerOptions {
-    pub dialect: Dialect,
-    /// Seed of the routing RNG (official ids).
-    pub seed: u64,
-    /// Larger messages or frames close the connection (1009).
-    pub max_message_bytes: usize,
-    /// Frames queued for one client before it is considered stuck and dropped.
-    pub max_queued_frames: usize,
-    /// How often an idle connection is pinged.
-    pub ping_interval: Duration,
-    /// A connection that sends nothing (not even a pong) this long is closed.
-    pub idle_timeout: Duration,
-    /// Time allowed for the HTTP upgrade.
-    pub handshake_timeout: Duration,
-}
+use super::conns::{forwarded_for, Conns, Slot};
+use super::hub::{Hub, Verdict};
+use super::ServerOptions;
 
-impl ServerOptions {
-    pub fn new(dialect: Dialect) -> Self {
-        Self {
-            dialect,
-            seed: fastrand::u64(..),
-            max_message_bytes: 1 << 20,
-            max_queued_frames: 1024,
-            ping_interval: Duration::from_secs(20),
-            idle_timeout: Duration::from_secs(60),
-            handshake_timeout: Duration::from_secs(10),
-        }
-    }
-}
+/// Frames written per flush, so one busy client cannot hog its task's loop.
+const WRITE_BATCH: usize = 64;
 
 /// Serve WebSocket clients (plain `ws://`, any path) from `listener` until the future is dropped.
 /// Dropping it (or aborting its task) also closes every client connection.
@@ -57,13 +32,8 @@ pub async fn serve(listener: TcpListener, dialect: Dialect) -> std::io::Result<(
 }
 
 pub async fn serve_with(listener: TcpListener, opts: ServerOptions) -> std::io::Result<()> {
-    let hub = Arc::new(Hub {
-        state: Mutex::new(HubState {
-            relay: Relay::new(opts.dialect, opts.seed),
-            queues: HashMap::new(),
-        }),
-        max_queued: opts.max_queued_frames,
-    });
+    let hub = Arc::new(Hub::new(opts.clone()));
+    let conns = Conns::new(opts.max_connections, opts.max_connections_per_ip);
     if let Ok(addr) = listener.local_addr() {
         info!(%addr, dialect = %opts.dialect, "relay listening");
     }
@@ -73,7 +43,14 @@ pub async fn serve_with(listener: TcpListener, opts: ServerOptions) -> std::io::
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    clients.spawn(handle_client(hub.clone(), stream, peer, opts.clone()));
+                    // Refused sockets are closed at once: no task, no buffers.
+                    let Some(mut slot) = conns.open() else { continue };
+                    let behind_proxy = opts.trusted_proxies.contains(&peer.ip());
+                    if !behind_proxy && !slot.claim_ip(peer.ip()) {
+                        continue;
+                    }
+                    let client = handle_client(hub.clone(), stream, peer, slot, behind_proxy, opts.clone());
+                    clients.spawn(client);
                 }
                 Err(e) => {
                     // Per-connection failures and fd exhaustion: back off, keep serving.
@@ -112,92 +89,71 @@ pub async fn spawn_relay_with(
     Ok((bound, task))
 }
 
-struct Hub {
-    state: Mutex<HubState>,
-    max_queued: usize,
-}
+type Ws = WebSocketStream<TcpStream>;
 
-struct HubState {
-    relay: Relay,
-    /// Outgoing text frames per connected client.
-    queues: HashMap<ClientId, mpsc::Sender<String>>,
-}
-
-impl Hub {
-    fn lock(&self) -> MutexGuard<'_, HubState> {
-        // A poisoned lock only means another task panicked mid-update; routing state stays usable.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn connect(&self) -> (ClientId, mpsc::Receiver<String>) {
-        let (tx, rx) = mpsc::channel(self.max_queued);
-        let mut st = self.lock();
-        let id = st.relay.connect();
-        st.queues.insert(id, tx);
-        (id, rx)
-    }
-
-    fn receive(&self, from: ClientId, text: &str) {
-        let mut st = self.lock();
-        st.relay.receive(from, text);
-        st.deliver();
-    }
-
-    fn disconnect(&self, client: ClientId) {
-        let mut st = self.lock();
-        st.queues.remove(&client);
-        st.relay.disconnect(client);
-        st.deliver();
-    }
-}
-
-impl HubState {
-    /// Hand every routed frame to its client's queue. A client whose queue is full is not
-    /// reading: drop it (its task sees the closed queue and closes the socket).
-    fn deliver(&mut self) {
-        loop {
-            let mut stuck = Vec::new();
-            while let Some((to, text)) = self.relay.poll_output() {
-                let Some(queue) = self.queues.get(&to) else {
-                    continue;
-                };
-                if queue.try_send(text).is_err() {
-                    warn!(client = %to, "relay: client not reading, dropping it");
-                    stuck.push(to);
-                }
-            }
-            if stuck.is_empty() {
-                return;
-            }
-            for client in stuck {
-                self.queues.remove(&client);
-                self.relay.disconnect(client);
-            }
-        }
-    }
-}
-
-async fn handle_client(hub: Arc<Hub>, stream: TcpStream, peer: SocketAddr, opts: ServerOptions) {
+/// The HTTP upgrade; with `behind_proxy`, also the client address from `X-Forwarded-For`.
+async fn upgrade(
+    stream: TcpStream,
+    peer: SocketAddr,
+    behind_proxy: bool,
+    opts: &ServerOptions,
+) -> Option<(Ws, IpAddr)> {
     let _ = stream.set_nodelay(true);
+    // Small read buffers: idle sockets should cost little memory.
     let config = WebSocketConfig::default()
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(opts.max_message_bytes * 4)
         .max_message_size(Some(opts.max_message_bytes))
         .max_frame_size(Some(opts.max_message_bytes));
-    let handshake = tokio_tungstenite::accept_async_with_config(stream, Some(config));
-    let mut ws = match tokio::time::timeout(opts.handshake_timeout, handshake).await {
-        Ok(Ok(ws)) => ws,
+    let mut client_ip = peer.ip();
+    // The error type is tungstenite's (a whole HTTP response); this callback never fails.
+    #[allow(clippy::result_large_err)]
+    let read_header = |req: &Request, resp: Response| {
+        if behind_proxy {
+            let header = req.headers().get("x-forwarded-for");
+            if let Some(ip) = header.and_then(|v| v.to_str().ok()).and_then(forwarded_for) {
+                client_ip = ip;
+            }
+        }
+        Ok(resp)
+    };
+    let handshake =
+        tokio_tungstenite::accept_hdr_async_with_config(stream, read_header, Some(config));
+    match tokio::time::timeout(opts.handshake_timeout, handshake).await {
+        Ok(Ok(ws)) => Some((ws, client_ip)),
         Ok(Err(e)) => {
-            warn!(%peer, error = %e, "relay: WebSocket handshake failed");
-            return;
+            debug!(%peer, error = %e, "relay: WebSocket handshake failed");
+            None
         }
         Err(_) => {
-            warn!(%peer, "relay: WebSocket handshake timed out");
-            return;
+            debug!(%peer, "relay: WebSocket handshake timed out");
+            None
         }
+    }
+}
+
+async fn handle_client(
+    hub: Arc<Hub>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut slot: Slot,
+    behind_proxy: bool,
+    opts: ServerOptions,
+) {
+    let Some((mut ws, client_ip)) = upgrade(stream, peer, behind_proxy, &opts).await else {
+        return;
     };
-    let (id, mut outgoing) = hub.connect();
-    debug!(%peer, client = %id, "relay: client connected");
+    if behind_proxy && !slot.claim_ip(client_ip) {
+        close(&mut ws, CloseCode::Policy, "too many connections").await;
+        return;
+    }
+    let (id, outbox) = hub.connect();
+    debug!(%peer, %client_ip, client = %id, "relay: client connected");
 
     let mut last_heard = Instant::now();
+    let join_deadline = Instant::now() + opts.join_timeout;
+    let mut joined = false;
     let mut ping = tokio::time::interval(opts.ping_interval);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ping.tick().await; // The first tick is immediate.
@@ -206,15 +162,12 @@ async fn handle_client(hub: Arc<Hub>, stream: TcpStream, peer: SocketAddr, opts:
             frame = ws.next() => {
                 let Some(frame) = frame else { break None };
                 last_heard = Instant::now();
-                match frame {
+                let verdict = match frame {
                     Ok(Message::Text(text)) => hub.receive(id, text.as_str()),
-                    // vdoninja.js parses binary frames as text too.
-                    Ok(Message::Binary(bytes)) => match std::str::from_utf8(&bytes) {
-                        Ok(text) => hub.receive(id, text),
-                        Err(_) => warn!(client = %id, "relay: non-UTF-8 binary frame dropped"),
-                    },
+                    // vdoninja.js parses binary frames as text too; garbage is charged all the same.
+                    Ok(Message::Binary(bytes)) => hub.receive(id, &String::from_utf8_lossy(&bytes)),
                     // tungstenite answers pings itself.
-                    Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => {}
+                    Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => Verdict::Keep,
                     Ok(Message::Close(_)) => break None,
                     Err(WsError::Capacity(e)) => {
                         warn!(client = %id, error = %e, "relay: oversized frame, closing");
@@ -224,20 +177,38 @@ async fn handle_client(hub: Arc<Hub>, stream: TcpStream, peer: SocketAddr, opts:
                         debug!(client = %id, error = %e, "relay: connection error");
                         break None;
                     }
+                };
+                if verdict == Verdict::CutOff {
+                    break Some((CloseCode::Policy, "rate limit"));
                 }
             }
-            queued = outgoing.recv() => {
-                let Some(text) = queued else {
+            queued = outbox.pop() => {
+                let Some(first) = queued else {
                     break Some((CloseCode::Policy, "not reading"));
                 };
+                let batch = async {
+                    ws.feed(Message::text(first)).await?;
+                    for _ in 1..WRITE_BATCH {
+                        let Some(text) = outbox.try_pop() else { break };
+                        ws.feed(Message::text(text)).await?;
+                    }
+                    ws.flush().await
+                };
                 // Bounded, so a peer that stops reading cannot pin this task forever.
-                match tokio::time::timeout(opts.idle_timeout, ws.send(Message::text(text))).await {
+                match tokio::time::timeout(opts.idle_timeout, batch).await {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => {
                         debug!(client = %id, error = %e, "relay: send failed");
                         break None;
                     }
                     Err(_) => break Some((CloseCode::Policy, "not reading")),
+                }
+            }
+            _ = tokio::time::sleep_until(join_deadline), if !joined => {
+                joined = hub.in_room(id);
+                if !joined {
+                    info!(client = %id, %client_ip, "relay: no joinroom in time, closing");
+                    break Some((CloseCode::Policy, "join timeout"));
                 }
             }
             _ = ping.tick() => {
@@ -254,18 +225,22 @@ async fn handle_client(hub: Arc<Hub>, stream: TcpStream, peer: SocketAddr, opts:
     };
     hub.disconnect(id);
     if let Some((code, reason)) = close_reason {
-        let frame = CloseFrame {
-            code,
-            reason: reason.into(),
-        };
-        // Best effort close handshake: wait (briefly) for the peer's reply so it can read our
-        // close frame before the socket goes away; the peer may already be gone.
-        let handshake = async {
-            if ws.close(Some(frame)).await.is_ok() {
-                while let Some(Ok(_)) = ws.next().await {}
-            }
-        };
-        let _ = tokio::time::timeout(Duration::from_secs(1), handshake).await;
+        close(&mut ws, code, reason).await;
     }
     debug!(%peer, client = %id, "relay: client disconnected");
+}
+
+/// Best effort close handshake: wait (briefly) for the peer's reply so it can read our close
+/// frame before the socket goes away; the peer may already be gone.
+async fn close(ws: &mut Ws, code: CloseCode, reason: &'static str) {
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    let handshake = async {
+        if ws.close(Some(frame)).await.is_ok() {
+            while let Some(Ok(_)) = ws.next().await {}
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), handshake).await;
 }
