@@ -165,6 +165,21 @@ fn relay_subcommand_rejects_bad_listen_addresses() {
 }
 
 #[test]
+fn relay_limits_must_be_positive() {
+    for flag in [
+        "--msg-rate",
+        "--max-connections",
+        "--join-timeout",
+        "--max-queued-bytes",
+    ] {
+        fails_with(
+            &["relay", "--listen", "127.0.0.1:0", flag, "0"],
+            "must be greater than 0",
+        );
+    }
+}
+
+#[test]
 fn relay_subcommand_serves_websocket_clients() {
     // Pick a free port, then let the relay bind it.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
