@@ -90,6 +90,10 @@ pub struct RecordArgs {
     /// Address to announce as ICE host candidate (repeatable) [default: every interface address]
     #[arg(long = "ice-ip", value_name = "ADDR", value_parser = parse_ice_ip)]
     pub ice_ip: Vec<IpAddr>,
+    /// 1:1 NAT: public address that forwards to this machine port for port (repeatable); announced
+    /// with the local ports, like Janus's nat_1_1_mapping (cloud VMs, containers with published ports)
+    #[arg(long = "public-ip", value_name = "ADDR", value_parser = parse_ice_ip)]
+    pub public_ip: Vec<IpAddr>,
     /// Signaling dialect [default: official for vdo.ninja hosts, relay otherwise]
     #[arg(long, value_parser = dialect_parser())]
     pub dialect: Option<Dialect>,
@@ -139,6 +143,7 @@ impl RecordArgs {
         o.video_codecs = self.codec;
         o.output_dir = self.output_dir;
         o.ice_ips = self.ice_ip;
+        o.public_ips = self.public_ip;
         o.connect_timeout = self.connect_timeout;
         o.signaling_trace = self.trace_signaling;
         o.signaling_trace_redact = self.trace_redact;
@@ -160,6 +165,7 @@ fn flag(e: &OptionsError) -> Option<&'static str> {
         OptionsError::NothingToRecord => return None,
         OptionsError::NotVideoCodec(_) => "--codec",
         OptionsError::IceAddress(_) => "--ice-ip",
+        OptionsError::PublicAddress(_) => "--public-ip",
         OptionsError::NoStreamIds => "--record-streams",
         OptionsError::OutputDir { .. } => "--output-dir",
     })

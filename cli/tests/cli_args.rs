@@ -128,6 +128,11 @@ fn other_bad_arguments() {
     );
     fails_with(&["--room", "r", "--ice-ip", "nope"], "not an IP address");
     fails_with(
+        &["--room", "r", "--public-ip", "127.0.0.1"],
+        "--public-ip: 127.0.0.1 cannot be a public address",
+    );
+    fails_with(&["--room", "r", "--public-ip", "nope"], "not an IP address");
+    fails_with(
         &["--room", "r", "--noaudio", "--novideo"],
         "nothing to record",
     );

@@ -1,17 +1,23 @@
-//! Offers str0m accepts but cannot run: the connection must refuse them, not panic later.
+//! What a connection answers: offers str0m accepts but cannot run are refused (not a panic
+//! later), and the candidates it announces.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 use roomrec_core::connection::{
     CloseReason, Connection, ConnectionHandle, ConnectionInput, ConnectionOutput, ConnectionReport,
-    ConnectionStart, SessionKey,
+    ConnectionSettings, ConnectionStart, SessionKey,
 };
 
 const REOFFER: &str =
     include_str!("../../tests/fixtures/traces/sdp/chrome-reoffer-audio-video.sdp");
 
 fn connect(offer: &str) -> Connection {
+    let local = [SocketAddr::from(([127, 0, 0, 1], 40_000))];
+    connect_with(offer, ConnectionSettings::default(), &local)
+}
+
+fn connect_with(offer: &str, settings: ConnectionSettings, local: &[SocketAddr]) -> Connection {
     let start = ConnectionStart {
         handle: ConnectionHandle(1),
         key: SessionKey {
@@ -23,10 +29,9 @@ fn connect(offer: &str) -> Connection {
         cipher: None,
         first_file_id: 0,
         seed: 1,
-        settings: Default::default(),
+        settings,
     };
-    let local = [SocketAddr::from(([127, 0, 0, 1], 40_000))];
-    Connection::new(Instant::now(), SystemTime::now(), start, &local)
+    Connection::new(Instant::now(), SystemTime::now(), start, local)
 }
 
 /// The connection's first report: its answer, or why the offer was refused.
@@ -112,4 +117,49 @@ fn a_payload_type_with_two_meanings_is_refused() {
     );
     assert!(refusal(&audio_too).is_some());
     assert!(refusal(REOFFER).is_none());
+}
+
+/// `--public-ip` (1:1 NAT): the public address is announced with each local port of its family, as
+/// a server-reflexive candidate based on the local socket; the host candidates stay.
+#[test]
+fn public_ips_are_announced_with_the_local_ports() {
+    let settings = ConnectionSettings {
+        public_ips: vec![
+            "203.0.113.10".parse().unwrap(),
+            "2001:db8::10".parse().unwrap(),
+        ],
+        ..ConnectionSettings::default()
+    };
+    let local = [
+        SocketAddr::from(([10, 0, 0, 2], 40_000)),
+        SocketAddr::from(([10, 0, 0, 2], 40_001)),
+    ];
+    let ConnectionReport::Answer { sdp } =
+        first_report(&mut connect_with(REOFFER, settings, &local))
+    else {
+        panic!("the offer is answered");
+    };
+    let candidates: Vec<&str> = sdp
+        .lines()
+        .filter(|l| l.starts_with("a=candidate"))
+        .collect();
+    for port in [40_000, 40_001] {
+        let host = format!(" 10.0.0.2 {port} typ host");
+        // str0m hides the base (raddr 0.0.0.0), as browsers do.
+        let srflx = format!(" 203.0.113.10 {port} typ srflx");
+        assert!(
+            candidates.iter().any(|c| c.contains(&host)),
+            "{candidates:#?}"
+        );
+        assert!(
+            candidates.iter().any(|c| c.contains(&srflx)),
+            "{candidates:#?}"
+        );
+    }
+    // No IPv6 socket, so the IPv6 public address has no port to go with.
+    assert!(
+        !candidates.iter().any(|c| c.contains("2001:db8::10")),
+        "{candidates:#?}"
+    );
+    assert_eq!(candidates.len(), 4, "{candidates:#?}");
 }

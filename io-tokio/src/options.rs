@@ -37,6 +37,9 @@ pub struct RecorderOptions {
     pub output_dir: PathBuf,
     /// Addresses announced as ICE host candidates; empty = every non-loopback interface address.
     pub ice_ips: Vec<IpAddr>,
+    /// 1:1 NAT: public addresses that forward to this machine port for port, announced with the
+    /// local ports (cloud VMs, containers with published ports).
+    pub public_ips: Vec<IpAddr>,
     /// Give up on a WebRTC connection that is not up by then.
     pub connect_timeout: Duration,
     /// Our display label in the data-channel request.
@@ -64,6 +67,7 @@ pub struct ValidOptions {
     pub(crate) video_codecs: Vec<Codec>,
     pub(crate) output_dir: PathBuf,
     pub(crate) ice_ips: Vec<IpAddr>,
+    pub(crate) public_ips: Vec<IpAddr>,
     pub(crate) connect_timeout: Duration,
     pub(crate) label: String,
     pub(crate) signaling_trace: Option<PathBuf>,
@@ -87,6 +91,7 @@ impl RecorderOptions {
             video_codecs: Vec::new(),
             output_dir: PathBuf::from("."),
             ice_ips: Vec::new(),
+            public_ips: Vec::new(),
             connect_timeout: Duration::from_secs(15),
             label: "roomrec".to_string(),
             signaling_trace: None,
@@ -119,6 +124,13 @@ impl RecorderOptions {
         {
             return Err(OptionsError::IceAddress(ip));
         }
+        if let Some(&ip) = self
+            .public_ips
+            .iter()
+            .find(|ip| ip.is_unspecified() || ip.is_multicast() || ip.is_loopback())
+        {
+            return Err(OptionsError::PublicAddress(ip));
+        }
         let record_streams = match self.record_streams {
             Some(list) => {
                 let list: Vec<String> = list
@@ -147,6 +159,7 @@ impl RecorderOptions {
             video_codecs: self.video_codecs,
             output_dir: self.output_dir,
             ice_ips: self.ice_ips,
+            public_ips: self.public_ips,
             connect_timeout: self.connect_timeout,
             label: self.label,
             signaling_trace: self.signaling_trace,
@@ -236,6 +249,7 @@ pub enum OptionsError {
     NothingToRecord,
     NotVideoCodec(Codec),
     IceAddress(IpAddr),
+    PublicAddress(IpAddr),
     NoStreamIds,
     OutputDir { path: PathBuf, reason: String },
 }
@@ -255,6 +269,12 @@ impl fmt::Display for OptionsError {
             }
             OptionsError::IceAddress(ip) => {
                 write!(f, "{ip} is not a concrete unicast address of this machine")
+            }
+            OptionsError::PublicAddress(ip) => {
+                write!(
+                    f,
+                    "{ip} cannot be a public address (unspecified, multicast or loopback)"
+                )
             }
             OptionsError::NoStreamIds => f.write_str("the stream list names no stream id"),
             OptionsError::OutputDir { path, reason } => {

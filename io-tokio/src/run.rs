@@ -127,6 +127,7 @@ where
                 video: options.video,
                 label: options.label.clone(),
                 connect_timeout: options.connect_timeout,
+                public_ips: options.public_ips.clone(),
                 observe_frames: false,
             },
         },

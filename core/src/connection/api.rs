@@ -2,7 +2,7 @@
 //! out to build one.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::media::recorder::{FileOp, WrittenFrame};
@@ -50,6 +50,10 @@ pub struct ConnectionSettings {
     pub label: String,
     /// str0m has no failed state: give up if not connected by then.
     pub connect_timeout: Duration,
+    /// 1:1 NAT (cloud VM, container with published ports): public addresses that forward to
+    /// ours port for port. Each is announced with every local port of its IP family, as a
+    /// server-reflexive candidate whose base is the local socket.
+    pub public_ips: Vec<IpAddr>,
     /// Emit [`ConnectionEvent::FrameReceived`] and [`ConnectionEvent::FrameWritten`] for every
     /// frame (tests, live status); off, a frame costs no event.
     pub observe_frames: bool,
@@ -64,6 +68,7 @@ impl Default for ConnectionSettings {
             video: true,
             label: "roomrec".into(),
             connect_timeout: Duration::from_secs(10),
+            public_ips: Vec::new(),
             observe_frames: false,
         }
     }

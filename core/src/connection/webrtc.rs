@@ -7,7 +7,7 @@
 //! channel) happens inside a drain, which then runs on to str0m's next timeout.
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use str0m::change::SdpOffer;
@@ -136,6 +136,20 @@ impl Webrtc {
             })?;
             self.rtc.add_local_candidate(candidate);
             self.drain(now);
+            let public: Vec<IpAddr> = self.settings.public_ips.clone();
+            for ip in public
+                .iter()
+                .filter(|ip| ip.is_ipv4() == addr.is_ipv4() && **ip != addr.ip())
+            {
+                let mapped = SocketAddr::new(*ip, addr.port());
+                match Candidate::server_reflexive(mapped, *addr, "udp") {
+                    Ok(candidate) => {
+                        self.rtc.add_local_candidate(candidate);
+                        self.drain(now);
+                    }
+                    Err(e) => tracing::warn!(%mapped, "cannot announce public address: {e}"),
+                }
+            }
         }
         let answer = self.accept_offer(offer_sdp)?;
         self.out.push_back(WebrtcOutput::Answer(answer));

@@ -55,6 +55,10 @@ pub struct SimConfig {
     pub report_delay: Duration,
     pub record_streams: Option<Vec<String>>,
     pub video_codecs: Vec<Codec>,
+    /// The recorder's own address (publishers are on 127.0.0.2).
+    pub recorder_ip: IpAddr,
+    /// The recorder's `--public-ip`.
+    pub public_ips: Vec<IpAddr>,
 }
 
 impl SimConfig {
@@ -70,6 +74,8 @@ impl SimConfig {
             report_delay: Duration::ZERO,
             record_streams: None,
             video_codecs: Vec::new(),
+            recorder_ip: IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)),
+            public_ips: Vec::new(),
         }
     }
 }
@@ -143,11 +149,11 @@ impl Sim {
             seed: config.seed,
             connection: ConnectionSettings {
                 video_codecs: config.video_codecs.clone(),
+                public_ips: config.public_ips.clone(),
                 ..ConnectionSettings::default()
             },
         };
-        let recorder_ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1));
-        let mut recorder = RecorderNode::new(start, room_config, recorder_ip);
+        let mut recorder = RecorderNode::new(start, room_config, config.recorder_ip);
         recorder.report_delay = config.report_delay;
         Sim {
             relay: Relay::new(config.dialect, config.seed ^ 0xa5a5),

@@ -157,8 +157,60 @@ impl SignalingDice {
 /// identity (STUN transaction, DTLS record number, RTP SSRC and sequence number, RTCP send
 /// time), not from the order of sends: str0m iterates hash maps with random seeds, so the order of
 /// datagrams sent at one instant varies between runs while their identities do not.
+/// A 1:1 NAT in front of one host: its `private` address is reachable from outside only as
+/// `public`, port for port, and what it sends leaves from `public`.
+#[derive(Clone, Copy, Debug)]
+pub struct Nat1to1 {
+    pub private: std::net::IpAddr,
+    pub public: std::net::IpAddr,
+}
+
+impl Nat1to1 {
+    /// The datagram as it arrives, or None where the NAT hides its destination.
+    fn translate(&self, mut d: Datagram) -> Option<Datagram> {
+        let from_inside = d.source.ip() == self.private;
+        if from_inside {
+            d.source.set_ip(self.public);
+        }
+        if d.destination.ip() == self.public {
+            d.destination.set_ip(self.private);
+        } else if d.destination.ip() == self.private && !from_inside {
+            return None;
+        }
+        Some(d)
+    }
+}
+
+/// A stateful firewall in front of the hosts on `inside`, filtering like a port-restricted cone
+/// NAT: a datagram from outside gets in only if the inside socket has sent to that exact address.
+#[derive(Clone, Debug)]
+pub struct Firewall {
+    pub inside: std::net::IpAddr,
+    opened: std::collections::BTreeSet<(SocketAddr, SocketAddr)>,
+}
+
+impl Firewall {
+    pub fn new(inside: std::net::IpAddr) -> Firewall {
+        Firewall {
+            inside,
+            opened: Default::default(),
+        }
+    }
+
+    /// Whether the datagram passes; outgoing datagrams open the way back.
+    fn pass(&mut self, d: &Datagram) -> bool {
+        if d.source.ip() == self.inside {
+            self.opened.insert((d.source, d.destination));
+            return true;
+        }
+        d.destination.ip() != self.inside || self.opened.contains(&(d.destination, d.source))
+    }
+}
+
 pub struct Network {
     pub impairment: Impairment,
+    pub nat: Option<Nat1to1>,
+    pub firewall: Option<Firewall>,
     seed: u64,
     queue: Scheduled<Datagram>,
     /// Per-flow counters for datagrams without a stable identity of their own.
@@ -175,6 +227,8 @@ impl Network {
     pub fn new(seed: u64, impairment: Impairment) -> Network {
         Network {
             impairment,
+            nat: None,
+            firewall: None,
             seed,
             queue: Scheduled::default(),
             counters: BTreeMap::new(),
@@ -199,6 +253,11 @@ impl Network {
                 &c[..c.len().min(12)]
             ));
         }
+        // The trace shows datagrams as sent, before the NAT.
+        let Some(datagram) = self.route(datagram) else {
+            self.dropped += 1;
+            return;
+        };
         if rng.f64() < self.impairment.loss {
             self.dropped += 1;
             return;
@@ -213,6 +272,22 @@ impl Network {
                 datagram.clone(),
             );
         }
+    }
+
+    /// The datagram after the NAT and the firewall, or None where one of them drops it. Each sees
+    /// it from its own side: the firewall's hosts send through the firewall, then the NAT.
+    fn route(&mut self, datagram: Datagram) -> Option<Datagram> {
+        let firewalled = |f: &Firewall| datagram.source.ip() == f.inside;
+        let outgoing = self.firewall.as_ref().is_some_and(firewalled);
+        if outgoing {
+            self.firewall.as_mut()?.pass(&datagram);
+        }
+        let datagram = match self.nat {
+            Some(nat) => nat.translate(datagram)?,
+            None => datagram,
+        };
+        let blocked = !outgoing && self.firewall.as_mut().is_some_and(|f| !f.pass(&datagram));
+        (!blocked).then_some(datagram)
     }
 
     /// (what decides the datagram's fate, what orders it among datagrams due at the same time).
