@@ -5,9 +5,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 use roomrec_core::connection::{
-    CloseReason, Connection, ConnectionHandle, ConnectionInput, ConnectionOutput, ConnectionReport,
-    ConnectionSettings, ConnectionStart, SessionKey,
+    CloseReason, Connection, ConnectionCommand, ConnectionHandle, ConnectionInput,
+    ConnectionOutput, ConnectionReport, ConnectionSettings, ConnectionStart, SessionKey,
 };
+use roomrec_core::signaling::IceCandidate;
 
 const REOFFER: &str =
     include_str!("../../tests/fixtures/traces/sdp/chrome-reoffer-audio-video.sdp");
@@ -162,4 +163,58 @@ fn public_ips_are_announced_with_the_local_ports() {
         "{candidates:#?}"
     );
     assert_eq!(candidates.len(), 4, "{candidates:#?}");
+}
+
+/// Nothing answers our checks: the connection gives up after its connect timeout and says what
+/// each side offered (the offer's candidate and a trickled one), so a user can act on it.
+#[test]
+fn a_connection_that_never_connects_says_what_was_offered() {
+    let settings = ConnectionSettings {
+        connect_timeout: Duration::from_secs(2),
+        public_ips: vec!["203.0.113.10".parse().unwrap()],
+        ..ConnectionSettings::default()
+    };
+    let local = [SocketAddr::from(([10, 0, 0, 2], 40_000))];
+    let mut connection = connect_with(REOFFER, settings, &local);
+    let start = Instant::now();
+    let trickled = IceCandidate {
+        candidate:
+            "candidate:1 1 udp 1686052607 198.51.100.7 61000 typ srflx raddr 0.0.0.0 rport 0".into(),
+        sdp_mid: None,
+        sdp_mline_index: None,
+        username_fragment: None,
+    };
+    let input = ConnectionInput::Command(ConnectionCommand::RemoteCandidates(vec![trickled]));
+    connection.handle_input(start, SystemTime::now(), input);
+    let mut now = start;
+    let reason = loop {
+        let closed = std::iter::from_fn(|| connection.poll_output()).find_map(|o| match o {
+            ConnectionOutput::Report(ConnectionReport::Closed(reason)) => Some(reason),
+            _ => None,
+        });
+        if let Some(reason) = closed {
+            break reason;
+        }
+        now = connection
+            .poll_timeout()
+            .expect("open connections have a timeout")
+            .max(now);
+        assert!(now < start + Duration::from_secs(5), "still open after 5 s");
+        connection.handle_input(now, SystemTime::now(), ConnectionInput::Timeout);
+    };
+    let CloseReason::NotConnected { after, candidates } = &reason else {
+        panic!("closed for another reason: {reason}");
+    };
+    assert_eq!(*after, Duration::from_secs(2));
+    assert_eq!(
+        candidates.local,
+        ["host 10.0.0.2:40000", "srflx 203.0.113.10:40000"]
+    );
+    assert_eq!(
+        candidates.remote,
+        ["host 127.0.0.1:53829", "srflx 198.51.100.7:61000"]
+    );
+    let text = reason.to_string();
+    assert!(text.contains("no candidate pair succeeded"), "{text}");
+    assert!(text.contains("--public-ip"), "{text}");
 }

@@ -44,7 +44,7 @@ fn recorder_behind_one_to_one_nat() {
     let Some(topology) = Topology::create() else {
         return;
     };
-    let recorded = record(&topology, true);
+    let (recorded, _) = record(&topology, true);
     let streams = [("alice", "h264"), ("bob", "vp8")];
     for (stream, codec) in streams {
         let files = media_files(recorded.path(), &format!("nat_{stream}_"));
@@ -66,14 +66,23 @@ fn recorder_behind_one_to_one_nat() {
         let errors = decode_errors(&files[0]);
         assert!(errors.is_empty(), "{stream}: decode errors: {errors}");
     }
-    // The same without --public-ip: the publishers only learn 10.0.0.2, which the NAT hides.
-    let unrecorded = record(&topology, false);
+    // The same without --public-ip: the publishers only learn 10.0.0.2, which the NAT hides. The
+    // log says why, in words a user can act on.
+    let (unrecorded, log) = record(&topology, false);
     let files = media_files(unrecorded.path(), "nat_");
     assert!(files.is_empty(), "recorded without --public-ip: {files:?}");
+    let diagnosis =
+        format!("not connected after 4s: no candidate pair succeeded (we offered host {PRIVATE}:");
+    assert!(log.contains(&diagnosis), "no diagnosis in the log:\n{log}");
+    assert!(log.contains("--public-ip"), "no hint in the log:\n{log}");
+    for line in log.lines().filter(|l| l.contains("not connected")) {
+        eprintln!("diagnosis: {line}");
+    }
 }
 
-/// One run: relay and publishers in `inet`, the recorder in `rec`; returns its output directory.
-fn record(topology: &Topology, public_ip: bool) -> tempfile::TempDir {
+/// One run: relay and publishers in `inet`, the recorder in `rec`; returns its output directory
+/// and its log.
+fn record(topology: &Topology, public_ip: bool) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     let exe = std::env::current_exe().unwrap();
     let mut publishers = Guard(
@@ -107,18 +116,25 @@ fn record(topology: &Topology, public_ip: bool) -> tempfile::TempDir {
     ];
     if public_ip {
         args.extend(["--public-ip".into(), PUBLIC.into()]);
+    } else {
+        // Give up within the run, so the diagnosis is logged.
+        args.extend(["--connect-timeout".into(), "4".into()]);
     }
+    let log_path = dir.path().join("recorder.log");
+    let log = std::fs::File::create(&log_path).unwrap();
     let recorder = Guard(
         topology
             .exec("rec", &roomrec_bin())
             .args(&args)
+            .stderr(log)
             .spawn()
             .expect("run the recorder in the rec namespace"),
     );
     let status = publishers.wait();
     assert!(status, "the publishers' run failed");
     recorder.terminate();
-    dir
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    (dir, log)
 }
 
 /// Inside `inet`: the relay and two publishers, for `PUBLISH`.

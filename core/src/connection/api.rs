@@ -162,8 +162,13 @@ pub enum CloseReason {
     OfferRejected(String),
     /// The caller had no local address to offer (see `--ice-ip`).
     NoLocalAddress,
-    /// ICE/DTLS did not complete in time.
-    NotConnected(Duration),
+    /// ICE/DTLS did not complete in time: no candidate pair worked.
+    NotConnected {
+        /// The connect timeout.
+        after: Duration,
+        /// What each side offered, to tell the user why.
+        candidates: CandidateSummary,
+    },
     /// ICE lost the publisher for longer than the grace period.
     IceDisconnected,
     /// The publisher said bye on the data channel.
@@ -185,13 +190,58 @@ impl fmt::Display for CloseReason {
             CloseReason::NoLocalAddress => {
                 f.write_str("no local address to receive on (see --ice-ip)")
             }
-            CloseReason::NotConnected(after) => write!(f, "not connected after {after:?}"),
+            CloseReason::NotConnected { after, candidates } => {
+                write!(f, "not connected after {after:?}: {candidates}")
+            }
             CloseReason::IceDisconnected => f.write_str("ICE disconnected"),
             CloseReason::PublisherBye => f.write_str("publisher said bye"),
             CloseReason::RemoteClosed => f.write_str("the connection was closed (DTLS/SCTP)"),
             CloseReason::ClosedByRoom => f.write_str("closed by the room"),
             CloseReason::Rtc(e) => write!(f, "rtc error: {e}"),
             CloseReason::Internal(e) => write!(f, "internal error: {e}"),
+        }
+    }
+}
+
+/// The ICE candidates both sides offered, as `kind address` (e.g. `srflx 203.0.113.10:40000`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CandidateSummary {
+    /// Ours.
+    pub local: Vec<String>,
+    /// The publisher's, from its offer and trickled (UDP ones we could use).
+    pub remote: Vec<String>,
+}
+
+impl CandidateSummary {
+    /// Most candidates kept per side: a hostile offer must not grow this.
+    pub const MAX: usize = 16;
+
+    pub(crate) fn push(list: &mut Vec<String>, kind: impl fmt::Display, addr: SocketAddr) {
+        let entry = format!("{kind} {addr}");
+        if list.len() < Self::MAX && !list.contains(&entry) {
+            list.push(entry);
+        }
+    }
+}
+
+impl fmt::Display for CandidateSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |l: &[String]| match l.is_empty() {
+            true => "nothing usable".to_string(),
+            false => l.join(", "),
+        };
+        write!(
+            f,
+            "no candidate pair succeeded (we offered {}; the publisher offered {})",
+            list(&self.local),
+            list(&self.remote)
+        )?;
+        if self.remote.is_empty() {
+            f.write_str("; mDNS (.local) and TCP candidates are not supported")
+        } else {
+            f.write_str(
+                "; if this machine is behind NAT, a 1:1 NAT needs --public-ip, others STUN/TURN",
+            )
         }
     }
 }

@@ -33,9 +33,9 @@ use webrtc::{Webrtc, WebrtcOutput, WebrtcStart};
 
 pub use crate::media::recorder::FileOp;
 pub use api::{
-    CloseReason, ConnectionCommand, ConnectionEvent, ConnectionHandle, ConnectionInput,
-    ConnectionOutput, ConnectionReport, ConnectionSettings, ConnectionStart, ReceivedFrame,
-    SessionKey,
+    CandidateSummary, CloseReason, ConnectionCommand, ConnectionEvent, ConnectionHandle,
+    ConnectionInput, ConnectionOutput, ConnectionReport, ConnectionSettings, ConnectionStart,
+    ReceivedFrame, SessionKey,
 };
 pub use sdp::MAX_ICE_UFRAG_LEN;
 

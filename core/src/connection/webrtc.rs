@@ -16,7 +16,7 @@ use str0m::media::{KeyframeRequestKind, MediaData, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 
-use super::api::{CloseReason, ConnectionSettings, SessionKey};
+use super::api::{CandidateSummary, CloseReason, ConnectionSettings, SessionKey};
 use super::sdp;
 use crate::media::{Codec, MediaFrame, SenderClock};
 use crate::signaling::datachannel::{self, DcIncoming, ViewerRequest};
@@ -59,6 +59,8 @@ pub(crate) struct Webrtc {
     connected: bool,
     disconnected_since: Option<Instant>,
     rtc_timeout: Instant,
+    /// What both sides offered, for the diagnosis when nothing connects.
+    candidates: CandidateSummary,
     /// A close that an event asked for, carried out when the current drain ends.
     close_after_drain: Option<CloseReason>,
     /// `close` is running: further close requests are moot.
@@ -109,6 +111,7 @@ impl Webrtc {
             connected: false,
             disconnected_since: None,
             rtc_timeout: now,
+            candidates: CandidateSummary::default(),
             close_after_drain: None,
             closing: false,
             closed: false,
@@ -135,6 +138,7 @@ impl Webrtc {
                 CloseReason::OfferRejected(format!("bad local address {addr}: {e}"))
             })?;
             self.rtc.add_local_candidate(candidate);
+            CandidateSummary::push(&mut self.candidates.local, "host", *addr);
             self.drain(now);
             let public: Vec<IpAddr> = self.settings.public_ips.clone();
             for ip in public
@@ -145,6 +149,7 @@ impl Webrtc {
                 match Candidate::server_reflexive(mapped, *addr, "udp") {
                     Ok(candidate) => {
                         self.rtc.add_local_candidate(candidate);
+                        CandidateSummary::push(&mut self.candidates.local, "srflx", mapped);
                         self.drain(now);
                     }
                     Err(e) => tracing::warn!(%mapped, "cannot announce public address: {e}"),
@@ -152,6 +157,9 @@ impl Webrtc {
             }
         }
         let answer = self.accept_offer(offer_sdp)?;
+        for line in offer_sdp.lines().filter(|l| l.starts_with("a=candidate")) {
+            self.note_remote(line);
+        }
         self.out.push_back(WebrtcOutput::Answer(answer));
         self.drain(now);
         Ok(())
@@ -229,7 +237,9 @@ impl Webrtc {
         }
         let connect_timeout = self.settings.connect_timeout;
         if !self.connected && now >= self.created + connect_timeout {
-            self.close(now, CloseReason::NotConnected(connect_timeout));
+            let candidates = self.candidates.clone();
+            let after = connect_timeout;
+            self.close(now, CloseReason::NotConnected { after, candidates });
             return;
         }
         if let Some(since) = self.disconnected_since {
@@ -297,7 +307,17 @@ impl Webrtc {
         if self.closed {
             return;
         }
-        tracing::info!(session = %self.key, stream = %self.stream_id, "connection closed: {reason}");
+        match reason {
+            // Something the user has to act on (network setup, a broken peer).
+            CloseReason::NotConnected { .. }
+            | CloseReason::OfferRejected(_)
+            | CloseReason::Rtc(_) => {
+                tracing::warn!(session = %self.key, stream = %self.stream_id, "connection closed: {reason}")
+            }
+            _ => {
+                tracing::info!(session = %self.key, stream = %self.stream_id, "connection closed: {reason}")
+            }
+        }
         self.out.push_back(WebrtcOutput::Closed(reason));
         self.closed = true;
     }
@@ -325,11 +345,24 @@ impl Webrtc {
             let text = text.strip_prefix("a=").unwrap_or(text);
             match Candidate::from_sdp_string(text) {
                 // mDNS names cannot be resolved here; TCP candidates are not supported.
-                Ok(cand) if cand.proto() == Protocol::Udp => self.rtc.add_remote_candidate(cand),
+                Ok(cand) if cand.proto() == Protocol::Udp => {
+                    CandidateSummary::push(&mut self.candidates.remote, cand.kind(), cand.addr());
+                    self.rtc.add_remote_candidate(cand)
+                }
                 Ok(_) => tracing::debug!(session = %self.key, "skipping non-UDP candidate"),
                 Err(e) => {
                     tracing::debug!(session = %self.key, "skipping candidate {text:?}: {e}")
                 }
+            }
+        }
+    }
+
+    /// Remembers a candidate line of the offer for the diagnosis (str0m applies it itself).
+    fn note_remote(&mut self, line: &str) {
+        let text = line.trim().trim_start_matches("a=");
+        if let Ok(c) = Candidate::from_sdp_string(text) {
+            if c.proto() == Protocol::Udp {
+                CandidateSummary::push(&mut self.candidates.remote, c.kind(), c.addr());
             }
         }
     }
