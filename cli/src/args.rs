@@ -91,7 +91,8 @@ pub struct RecordArgs {
     #[arg(long = "ice-ip", value_name = "ADDR", value_parser = parse_ice_ip)]
     pub ice_ip: Vec<IpAddr>,
     /// 1:1 NAT: public address that forwards to this machine port for port (repeatable); announced
-    /// with the local ports, like Janus's nat_1_1_mapping (cloud VMs, containers with published ports)
+    /// with the local ports, like Janus's nat_1_1_mapping (cloud VMs whose public address forwards
+    /// every port)
     #[arg(long = "public-ip", value_name = "ADDR", value_parser = parse_ice_ip)]
     pub public_ip: Vec<IpAddr>,
     /// Signaling dialect [default: official for vdo.ninja hosts, relay otherwise]

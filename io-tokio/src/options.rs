@@ -38,7 +38,7 @@ pub struct RecorderOptions {
     /// Addresses announced as ICE host candidates; empty = every non-loopback interface address.
     pub ice_ips: Vec<IpAddr>,
     /// 1:1 NAT: public addresses that forward to this machine port for port, announced with the
-    /// local ports (cloud VMs, containers with published ports).
+    /// local ports (cloud VMs whose public address forwards every port).
     pub public_ips: Vec<IpAddr>,
     /// Give up on a WebRTC connection that is not up by then.
     pub connect_timeout: Duration,

@@ -50,7 +50,7 @@ pub struct ConnectionSettings {
     pub label: String,
     /// str0m has no failed state: give up if not connected by then.
     pub connect_timeout: Duration,
-    /// 1:1 NAT (cloud VM, container with published ports): public addresses that forward to
+    /// 1:1 NAT (a cloud VM whose public address forwards every port): public addresses that forward to
     /// ours port for port. Each is announced with every local port of its IP family, as a
     /// server-reflexive candidate whose base is the local socket.
     pub public_ips: Vec<IpAddr>,
