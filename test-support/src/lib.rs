@@ -3,6 +3,7 @@
 //! so a file is never judged by the code that wrote it. Independent of roomrec-core, so core's own
 //! tests can use it too.
 
+pub mod binary;
 pub mod ffmpeg;
 pub mod ffprobe;
 pub mod mkvtoolnix;

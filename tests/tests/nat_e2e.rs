@@ -24,9 +24,8 @@ use roomrec_core::media::Codec;
 use roomrec_core::signaling::{Dialect, Password};
 use roomrec_io_tokio::demo::{publisher_config, spawn_publisher};
 use roomrec_io_tokio::relay::spawn_relay;
-use roomrec_test_support::ffmpeg::decode_errors;
-use roomrec_test_support::ffprobe::probe;
-use roomrec_test_support::recordings::media_files;
+use roomrec_test_support::binary::roomrec_bin;
+use roomrec_test_support::recordings::{check_one_recording, media_files};
 
 const TEST: &str = "recorder_behind_one_to_one_nat";
 const INET: &str = "203.0.113.1";
@@ -47,24 +46,7 @@ fn recorder_behind_one_to_one_nat() {
     let (recorded, _) = record(&topology, true);
     let streams = [("alice", "h264"), ("bob", "vp8")];
     for (stream, codec) in streams {
-        let files = media_files(recorded.path(), &format!("nat_{stream}_"));
-        assert_eq!(files.len(), 1, "{stream}: one file, got {files:?}");
-        let info = probe(&files[0]);
-        let video = info.stream("video").expect("video stream");
-        assert_eq!(video.codec, codec);
-        assert!(
-            video.frames >= 90,
-            "{stream}: {} video frames",
-            video.frames
-        );
-        let audio = info.stream("audio").expect("audio stream");
-        assert!(
-            audio.frames >= 150,
-            "{stream}: {} audio frames",
-            audio.frames
-        );
-        let errors = decode_errors(&files[0]);
-        assert!(errors.is_empty(), "{stream}: decode errors: {errors}");
+        check_one_recording(recorded.path(), &format!("nat_{stream}_"), codec, 90, 150);
     }
     // The same without --public-ip: the publishers only learn 10.0.0.2, which the NAT hides. The
     // log says why, in words a user can act on.
@@ -340,20 +322,4 @@ fn ip(args: &[&str]) {
 
 fn sysctl(ns: &str, setting: &str) {
     ip(&["netns", "exec", ns, "sysctl", "-qw", setting]);
-}
-
-/// `target/<profile>/roomrec`, next to this test binary's `deps/` directory.
-fn roomrec_bin() -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|d| d.join("roomrec"))
-        .expect("target directory");
-    assert!(
-        bin.exists(),
-        "{} is missing: `cargo build -p roomrec`",
-        bin.display()
-    );
-    bin
 }

@@ -41,14 +41,11 @@ pub use sdp::MAX_ICE_UFRAG_LEN;
 
 /// One publisher's connection and recording. See the module docs for the call contract.
 pub struct Connection {
-    handle: ConnectionHandle,
     key: SessionKey,
-    stream_id: String,
     observe_frames: bool,
     webrtc: Webrtc,
     recorder: StreamRecorder,
     out: VecDeque<ConnectionOutput>,
-    label: Option<String>,
     closed: bool,
 }
 
@@ -62,6 +59,7 @@ impl Connection {
         local_addrs: &[SocketAddr],
     ) -> Connection {
         let settings = start.settings;
+        let observe_frames = settings.observe_frames;
         let recorder = StreamRecorder::new(
             StreamRecorderConfig {
                 prefix: settings.prefix.clone(),
@@ -69,32 +67,29 @@ impl Connection {
                 audio: settings.audio,
                 video: settings.video,
                 first_file_id: start.first_file_id,
-                observe_frames: settings.observe_frames,
+                observe_frames,
             },
             now,
         );
+        tracing::debug!(session = %start.key, stream = %start.stream_id, handle = %start.handle, addrs = ?local_addrs, "connection started");
         let webrtc = Webrtc::new(
             now,
             WebrtcStart {
                 key: start.key.clone(),
-                stream_id: start.stream_id.clone(),
+                stream_id: start.stream_id,
                 cipher: start.cipher,
-                settings: settings.clone(),
+                settings,
                 seed: start.seed,
                 local_addrs,
                 offer_sdp: &start.offer_sdp,
             },
         );
-        tracing::debug!(session = %start.key, stream = %start.stream_id, handle = %start.handle, addrs = ?local_addrs, "connection started");
         let mut connection = Connection {
-            handle: start.handle,
             key: start.key,
-            stream_id: start.stream_id,
-            observe_frames: settings.observe_frames,
+            observe_frames,
             webrtc,
             recorder,
             out: VecDeque::new(),
-            label: None,
             closed: false,
         };
         connection.drain(now, wall_now);
@@ -148,24 +143,9 @@ impl Connection {
             .min()
     }
 
-    /// The room's handle for this connection.
-    pub fn handle(&self) -> ConnectionHandle {
-        self.handle
-    }
-
     /// Who offered.
     pub fn key(&self) -> &SessionKey {
         &self.key
-    }
-
-    /// Stream id without the password suffix.
-    pub fn stream_id(&self) -> &str {
-        &self.stream_id
-    }
-
-    /// The publisher's display name, once it sent one.
-    pub fn label(&self) -> Option<&str> {
-        self.label.as_deref()
     }
 
     /// `Report(Closed)` has been emitted.
@@ -175,7 +155,7 @@ impl Connection {
 
     /// Whether this datagram belongs to this connection (for callers that share a socket).
     pub fn accepts(&self, source: SocketAddr, destination: SocketAddr, contents: &[u8]) -> bool {
-        !self.closed && self.webrtc.accepts(source, destination, contents)
+        self.webrtc.accepts(source, destination, contents)
     }
 
     /// Test hook (trace replays): handles `text` as if it arrived on the control data channel
@@ -235,7 +215,6 @@ impl Connection {
             }
             WebrtcOutput::Label(label) => {
                 self.recorder.set_label(&label);
-                self.label = Some(label.clone());
                 self.out.push_back(event(ConnectionEvent::Label(label)));
             }
             WebrtcOutput::Closed(reason) => {
