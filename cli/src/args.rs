@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, Parser, Subcommand};
+use roomrec_core::ice::{parse_stun, parse_turn, StunUrl, TurnUrl};
 use roomrec_core::media::Codec;
 use roomrec_core::signaling::{Dialect, Password};
 use roomrec_io_tokio::options::{OptionsError, ValidOptions, DEFAULT_SERVER};
@@ -95,6 +96,20 @@ pub struct RecordArgs {
     /// every port)
     #[arg(long = "public-ip", value_name = "ADDR", value_parser = parse_ice_ip)]
     pub public_ip: Vec<IpAddr>,
+    /// STUN server for a server-reflexive candidate, stun:HOST[:PORT] (repeatable); false: none
+    /// [default: the web app's STUN servers for VDO.Ninja hosts, none for others]
+    #[arg(long, value_name = "URL")]
+    pub stun: Vec<String>,
+    /// TURN server for a relay candidate (repeatable): turn:USER:PASS@HOST[:PORT][?transport=tcp]
+    /// or turns:USER:PASS@HOST[:PORT] (TLS, certificate verified)
+    #[arg(long, value_name = "URL", value_parser = parse_turn)]
+    pub turn: Vec<TurnUrl>,
+    /// Also trust the certificates in this PEM file for turns: servers (a private CA)
+    #[arg(long, value_name = "FILE")]
+    pub turn_ca: Option<PathBuf>,
+    /// Announce only TURN relay candidates (the web app's &relay): media goes through TURN
+    #[arg(long)]
+    pub relay_only: bool,
     /// Signaling dialect [default: official for vdo.ninja hosts, relay otherwise]
     #[arg(long, value_parser = dialect_parser())]
     pub dialect: Option<Dialect>,
@@ -145,6 +160,10 @@ impl RecordArgs {
         o.output_dir = self.output_dir;
         o.ice_ips = self.ice_ip;
         o.public_ips = self.public_ip;
+        o.stun = stun_option(&self.stun)?;
+        o.turn = self.turn;
+        o.turn_ca = self.turn_ca;
+        o.relay_only = self.relay_only;
         o.connect_timeout = self.connect_timeout;
         o.signaling_trace = self.trace_signaling;
         o.signaling_trace_redact = self.trace_redact;
@@ -169,12 +188,35 @@ fn flag(e: &OptionsError) -> Option<&'static str> {
         OptionsError::PublicAddress(_) => "--public-ip",
         OptionsError::NoStreamIds => "--record-streams",
         OptionsError::OutputDir { .. } => "--output-dir",
+        OptionsError::IceServers(_) => return None,
     })
 }
 
 /// `--dialect`: core's `Dialect` by name, so `--help` lists the choices.
 pub(crate) fn dialect_parser() -> impl TypedValueParser<Value = Dialect> {
     PossibleValuesParser::new(Dialect::ALL.map(Dialect::name)).try_map(|s| s.parse::<Dialect>())
+}
+
+/// `--stun`: absent = default, `false` (alone) = none, else the URLs.
+pub(crate) fn stun_option(values: &[String]) -> Result<Option<Vec<StunUrl>>, clap::Error> {
+    let usage = |msg: String| Cli::command().error(ErrorKind::ValueValidation, msg);
+    if values.is_empty() {
+        return Ok(None);
+    }
+    let off = |v: &String| matches!(v.trim(), "false" | "0" | "off" | "none");
+    if values.iter().any(off) {
+        if values.len() > 1 {
+            return Err(usage(
+                "--stun false cannot be combined with STUN servers".into(),
+            ));
+        }
+        return Ok(Some(Vec::new()));
+    }
+    values
+        .iter()
+        .map(|v| parse_stun(v).map_err(|e| usage(format!("--stun: {e}"))))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }
 
 /// Names only; that it is a video codec is for `validate` to check.

@@ -488,6 +488,15 @@ impl Room {
                     encrypt,
                 });
             }
+            ConnectionReport::LocalCandidates(candidates) => {
+                let encrypt = self.connections[&key].encrypted;
+                self.send(&Outgoing::Candidates {
+                    peer: &key.peer,
+                    session: &key.session,
+                    candidates: &candidates,
+                    encrypt,
+                });
+            }
             ConnectionReport::Closed(reason) => {
                 let Some(live) = self.connections.remove(&key) else {
                     return;

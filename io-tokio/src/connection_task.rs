@@ -11,7 +11,7 @@ use std::time::{Instant, SystemTime};
 
 use roomrec_core::connection::{
     Connection, ConnectionCommand, ConnectionHandle, ConnectionInput, ConnectionOutput,
-    ConnectionReport, ConnectionStart, FileOp,
+    ConnectionReport, ConnectionStart, FileOp, StreamOp,
 };
 use tokio::io::ReadBuf;
 use tokio::net::UdpSocket;
@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use crate::files::{FileSink, RecorderFiles};
 use crate::manifest::ManifestSender;
 use crate::netif;
+use crate::streams::{StreamEvent, Streams};
 use crate::wake::wake_at;
 
 const RECV_BUFFER: usize = 4096;
@@ -48,6 +49,7 @@ pub(crate) async fn run_connection(
         handle,
         connection,
         sockets,
+        streams: Streams::new(),
     };
     task.drain();
     task.run(commands).await;
@@ -75,6 +77,8 @@ struct ConnectionLoop {
     handle: ConnectionHandle,
     connection: Connection,
     sockets: Vec<(SocketAddr, UdpSocket)>,
+    /// TCP streams to TURN servers.
+    streams: Streams,
     files: RecorderFiles,
 }
 
@@ -106,6 +110,11 @@ impl ConnectionLoop {
                         ConnectionInput::Command(ConnectionCommand::Close)
                     }
                 },
+                event = self.streams.next() => match event {
+                    StreamEvent::Opened { remote, local } => ConnectionInput::StreamOpened { remote, local },
+                    StreamEvent::Data { remote, contents } => ConnectionInput::StreamData { remote, contents },
+                    StreamEvent::Closed { remote, error } => ConnectionInput::StreamClosed { remote, error },
+                },
                 _ = tokio::time::sleep_until(wake.into()) => ConnectionInput::Timeout,
             };
             self.connection
@@ -122,6 +131,10 @@ impl ConnectionLoop {
                     destination,
                     contents,
                 } => self.transmit(source, destination, &contents),
+                ConnectionOutput::Stream(StreamOp::Open { remote }) => self.streams.open(remote),
+                ConnectionOutput::Stream(StreamOp::Send { remote, contents }) => {
+                    self.streams.send(remote, contents)
+                }
                 ConnectionOutput::File(op) => self.file(op),
                 ConnectionOutput::Report(report) => {
                     let _ = self.ctx.reports.send((self.handle, report));

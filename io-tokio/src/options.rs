@@ -7,10 +7,13 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use roomrec_core::ice::{StunUrl, TurnUrl};
 use roomrec_core::media::{Codec, TrackKind};
 use roomrec_core::signaling::password::salt_for_host;
 use roomrec_core::signaling::{Dialect, Password};
 use tokio_tungstenite::tungstenite::http::Uri;
+
+use crate::ice_servers::IceServers;
 
 pub const DEFAULT_SERVER: &str = "wss://wss.vdo.ninja:443";
 
@@ -40,6 +43,14 @@ pub struct RecorderOptions {
     /// 1:1 NAT: public addresses that forward to this machine port for port, announced with the
     /// local ports (cloud VMs whose public address forwards every port).
     pub public_ips: Vec<IpAddr>,
+    /// STUN servers; None = the web app's for VDO.Ninja hosts, none for others; empty = off.
+    pub stun: Option<Vec<StunUrl>>,
+    /// TURN servers (with credentials).
+    pub turn: Vec<TurnUrl>,
+    /// Extra trusted certificates (PEM) for `turns:` servers.
+    pub turn_ca: Option<PathBuf>,
+    /// Announce only TURN relay candidates.
+    pub relay_only: bool,
     /// Give up on a WebRTC connection that is not up by then.
     pub connect_timeout: Duration,
     /// Our display label in the data-channel request.
@@ -68,6 +79,7 @@ pub struct ValidOptions {
     pub(crate) output_dir: PathBuf,
     pub(crate) ice_ips: Vec<IpAddr>,
     pub(crate) public_ips: Vec<IpAddr>,
+    pub(crate) ice_servers: IceServers,
     pub(crate) connect_timeout: Duration,
     pub(crate) label: String,
     pub(crate) signaling_trace: Option<PathBuf>,
@@ -92,6 +104,10 @@ impl RecorderOptions {
             output_dir: PathBuf::from("."),
             ice_ips: Vec::new(),
             public_ips: Vec::new(),
+            stun: None,
+            turn: Vec::new(),
+            turn_ca: None,
+            relay_only: false,
             connect_timeout: Duration::from_secs(15),
             label: "roomrec".to_string(),
             signaling_trace: None,
@@ -145,8 +161,17 @@ impl RecorderOptions {
             }
             None => None,
         };
+        let ice_servers = IceServers::new(
+            self.stun,
+            self.turn,
+            self.turn_ca.as_deref(),
+            self.relay_only,
+            &host,
+        )
+        .map_err(OptionsError::IceServers)?;
         check_output_dir(&self.output_dir)?;
         Ok(ValidOptions {
+            ice_servers,
             salt: self.salt.unwrap_or_else(|| salt_for_host(&host)),
             dialect: self.dialect.unwrap_or_else(|| default_dialect(&host)),
             prefix: self.record_prefix.unwrap_or_else(|| self.room.clone()),
@@ -245,13 +270,21 @@ fn check_output_dir(path: &std::path::Path) -> Result<(), OptionsError> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OptionsError {
     EmptyRoom,
-    Server { url: String, reason: String },
+    Server {
+        url: String,
+        reason: String,
+    },
     NothingToRecord,
     NotVideoCodec(Codec),
     IceAddress(IpAddr),
     PublicAddress(IpAddr),
     NoStreamIds,
-    OutputDir { path: PathBuf, reason: String },
+    OutputDir {
+        path: PathBuf,
+        reason: String,
+    },
+    /// `--stun`, `--turn`, `--turn-ca`, `--relay-only` (the message names the flag).
+    IceServers(String),
 }
 
 impl fmt::Display for OptionsError {
@@ -280,6 +313,7 @@ impl fmt::Display for OptionsError {
             OptionsError::OutputDir { path, reason } => {
                 write!(f, "output directory {}: {reason}", path.display())
             }
+            OptionsError::IceServers(e) => f.write_str(e),
         }
     }
 }

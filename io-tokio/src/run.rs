@@ -105,6 +105,10 @@ where
         files.subscribe(),
         Duration::from_secs(1),
     );
+    let (stun_servers, turn_servers) = options.ice_servers.resolve().await;
+    if !stun_servers.is_empty() || !turn_servers.is_empty() {
+        tracing::info!(stun = ?stun_servers, turn = ?turn_servers, relay_only = options.ice_servers.relay_only, "ICE servers");
+    }
     let (reports_tx, mut reports) = mpsc::unbounded_channel();
     let ctx = Arc::new(ShellContext {
         ice_ips: options.ice_ips.clone(),
@@ -128,6 +132,9 @@ where
                 label: options.label.clone(),
                 connect_timeout: options.connect_timeout,
                 public_ips: options.public_ips.clone(),
+                stun_servers,
+                turn_servers,
+                relay_only: options.ice_servers.relay_only,
                 observe_frames: false,
             },
         },

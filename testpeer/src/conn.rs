@@ -116,17 +116,28 @@ impl ViewerConn {
         (conn, sdp)
     }
 
-    pub fn local_candidates(&self, local: SocketAddr) -> Vec<IceCandidate> {
-        let cand = Candidate::host(local, "udp")
-            .map(|c| c.to_sdp_string())
-            .unwrap_or_default();
-        let cand = cand.strip_prefix("a=").unwrap_or(&cand).to_string();
-        vec![IceCandidate {
-            candidate: cand,
-            sdp_mid: Some("0".into()),
-            sdp_mline_index: Some(0),
-            username_fragment: None,
-        }]
+    pub fn local_candidates(
+        &self,
+        local: SocketAddr,
+        reflexive: Option<SocketAddr>,
+    ) -> Vec<IceCandidate> {
+        let host = Candidate::host(local, "udp");
+        let srflx = reflexive
+            .filter(|r| *r != local)
+            .map(|r| Candidate::server_reflexive(r, local, "udp"));
+        std::iter::once(host)
+            .chain(srflx)
+            .filter_map(|c| c.ok())
+            .map(|c| {
+                let sdp = c.to_sdp_string();
+                IceCandidate {
+                    candidate: sdp.strip_prefix("a=").unwrap_or(&sdp).to_string(),
+                    sdp_mid: Some("0".into()),
+                    sdp_mline_index: Some(0),
+                    username_fragment: None,
+                }
+            })
+            .collect()
     }
 
     /// `first`: the answer came on the WebSocket, so it can only be for the first offer (a late

@@ -31,6 +31,9 @@ pub struct PublisherConfig {
     pub label: String,
     /// The UDP address the caller delivers our datagrams from/to.
     pub local_addr: SocketAddr,
+    /// That address as a STUN server saw it (behind NAT), announced as a server-reflexive
+    /// candidate next to the host one.
+    pub reflexive_addr: Option<SocketAddr>,
     /// Video source, looping.
     pub video: Option<Track>,
     /// Audio source (Opus), looping.
@@ -270,7 +273,7 @@ impl Publisher {
                 (
                     c.viewer.clone(),
                     c.session.clone(),
-                    c.local_candidates(self.config.local_addr),
+                    c.local_candidates(self.config.local_addr, self.config.reflexive_addr),
                 )
             })
             .collect();
@@ -396,7 +399,7 @@ impl Publisher {
         );
         let (iv1, iv2) = (random_iv(&mut self.rng), random_iv(&mut self.rng));
         let offer = self.wire.offer(&viewer, &session, &sdp, iv1);
-        let cands = conn.local_candidates(self.config.local_addr);
+        let cands = conn.local_candidates(self.config.local_addr, self.config.reflexive_addr);
         let cands = self.wire.candidates(&viewer, &session, &cands, iv2);
         if self.config.candidates_first {
             self.send(cands);

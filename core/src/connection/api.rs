@@ -5,6 +5,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use crate::ice::TurnServer;
 use crate::media::recorder::{FileOp, WrittenFrame};
 use crate::media::{Codec, FileId};
 use crate::signaling::{Cipher, IceCandidate};
@@ -54,6 +55,13 @@ pub struct ConnectionSettings {
     /// ours port for port. Each is announced with every local port of its IP family, as a
     /// server-reflexive candidate whose base is the local socket.
     pub public_ips: Vec<IpAddr>,
+    /// STUN servers (resolved): each local socket asks each for its mapped address, announced
+    /// as a server-reflexive candidate.
+    pub stun_servers: Vec<SocketAddr>,
+    /// TURN servers (resolved): an allocation on each, announced as a relay candidate.
+    pub turn_servers: Vec<TurnServer>,
+    /// Announce only relay candidates (the web app's `&relay`): media goes through TURN.
+    pub relay_only: bool,
     /// Emit [`ConnectionEvent::FrameReceived`] and [`ConnectionEvent::FrameWritten`] for every
     /// frame (tests, live status); off, a frame costs no event.
     pub observe_frames: bool,
@@ -69,6 +77,9 @@ impl Default for ConnectionSettings {
             label: "roomrec".into(),
             connect_timeout: Duration::from_secs(10),
             public_ips: Vec::new(),
+            stun_servers: Vec::new(),
+            turn_servers: Vec::new(),
+            relay_only: false,
             observe_frames: false,
         }
     }
@@ -118,6 +129,27 @@ pub enum ConnectionInput {
     },
     /// From the room.
     Command(ConnectionCommand),
+    /// The TCP connection asked for by `StreamOp::Open` is up.
+    StreamOpened {
+        /// The server it goes to.
+        remote: SocketAddr,
+        /// Its local address.
+        local: SocketAddr,
+    },
+    /// Bytes arrived on the stream to `remote`.
+    StreamData {
+        /// The server.
+        remote: SocketAddr,
+        /// The bytes, in order.
+        contents: Vec<u8>,
+    },
+    /// The stream to `remote` could not be opened or has ended.
+    StreamClosed {
+        /// The server.
+        remote: SocketAddr,
+        /// Why, for the user.
+        error: String,
+    },
     /// The time from `poll_timeout` has come (early calls are harmless).
     Timeout,
 }
@@ -135,12 +167,32 @@ pub enum ConnectionOutput {
         /// The payload.
         contents: Vec<u8>,
     },
+    /// A TCP stream operation (TURN over TCP or TLS).
+    Stream(StreamOp),
     /// Carry out a file operation.
     File(FileOp),
     /// Pass to the room as `RoomInput::FromConnection(handle, report)`.
     Report(ConnectionReport),
     /// Something happened that a log, a status display or a test may want to see; nothing to do.
     Event(ConnectionEvent),
+}
+
+/// TCP streams to TURN servers: at most one per server address per connection. The caller
+/// closes them when the connection has closed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StreamOp {
+    /// Connect to `remote`; answer with `StreamOpened` or `StreamClosed`.
+    Open {
+        /// The server.
+        remote: SocketAddr,
+    },
+    /// Write bytes on the stream to `remote` (dropped if it is not open).
+    Send {
+        /// The server.
+        remote: SocketAddr,
+        /// The bytes, in order.
+        contents: Vec<u8>,
+    },
 }
 
 /// What a connection tells the room.
@@ -151,6 +203,8 @@ pub enum ConnectionReport {
         /// The answer SDP.
         sdp: String,
     },
+    /// Our candidates found after the answer (STUN, TURN): trickle them to the publisher.
+    LocalCandidates(Vec<IceCandidate>),
     /// The connection ended and every file it opened is finalized; the room may ask again.
     Closed(CloseReason),
 }
@@ -210,6 +264,9 @@ pub struct CandidateSummary {
     pub local: Vec<String>,
     /// The publisher's, from its offer and trickled (UDP ones we could use).
     pub remote: Vec<String>,
+    /// What went wrong getting more candidates (a STUN server that did not answer, a TURN
+    /// allocation refused), in words.
+    pub problems: Vec<String>,
 }
 
 impl CandidateSummary {
@@ -218,6 +275,10 @@ impl CandidateSummary {
 
     pub(crate) fn push(list: &mut Vec<String>, kind: impl fmt::Display, addr: SocketAddr) {
         let entry = format!("{kind} {addr}");
+        Self::note(list, entry);
+    }
+
+    pub(crate) fn note(list: &mut Vec<String>, entry: String) {
         if list.len() < Self::MAX && !list.contains(&entry) {
             list.push(entry);
         }
@@ -236,12 +297,23 @@ impl fmt::Display for CandidateSummary {
             list(&self.local),
             list(&self.remote)
         )?;
+        for problem in &self.problems {
+            write!(f, "; {problem}")?;
+        }
+        let ours_beyond_host = self
+            .local
+            .iter()
+            .any(|c| c.starts_with("srflx") || c.starts_with("relay"));
         if self.remote.is_empty() {
             f.write_str("; mDNS (.local) and TCP candidates are not supported")
-        } else {
+        } else if !ours_beyond_host {
             f.write_str(
-                "; if this machine is behind NAT, a 1:1 NAT needs --public-ip, others STUN/TURN",
+                "; you are probably behind NAT: a 1:1 NAT needs --public-ip, others --stun or --turn",
             )
+        } else if !self.local.iter().any(|c| c.starts_with("relay")) {
+            f.write_str("; both sides may be behind NATs that need a relay: try --turn")
+        } else {
+            Ok(())
         }
     }
 }

@@ -28,14 +28,16 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
+use crate::ice::{BindingClient, BindingEvent, RelayOutput, TurnRelays};
 use crate::media::{MediaFrame, RecorderOutput, StreamRecorder, StreamRecorderConfig};
+use str0m::Candidate;
 use webrtc::{Webrtc, WebrtcOutput, WebrtcStart};
 
 pub use crate::media::recorder::FileOp;
 pub use api::{
     CandidateSummary, CloseReason, ConnectionCommand, ConnectionEvent, ConnectionHandle,
     ConnectionInput, ConnectionOutput, ConnectionReport, ConnectionSettings, ConnectionStart,
-    ReceivedFrame, SessionKey,
+    ReceivedFrame, SessionKey, StreamOp,
 };
 pub use sdp::MAX_ICE_UFRAG_LEN;
 
@@ -45,6 +47,10 @@ pub struct Connection {
     observe_frames: bool,
     webrtc: Webrtc,
     recorder: StreamRecorder,
+    /// Server-reflexive candidates (STUN), when configured.
+    stun: Option<BindingClient>,
+    /// Relay candidates (TURN), when configured.
+    relays: Option<TurnRelays>,
     out: VecDeque<ConnectionOutput>,
     closed: bool,
 }
@@ -72,6 +78,18 @@ impl Connection {
             now,
         );
         tracing::debug!(session = %start.key, stream = %start.stream_id, handle = %start.handle, addrs = ?local_addrs, "connection started");
+        let mut rng = fastrand::Rng::with_seed(start.seed ^ 0x57_0a);
+        let stun = (!settings.relay_only && !settings.stun_servers.is_empty()).then(|| {
+            let pairs = local_addrs.iter().flat_map(|local| {
+                settings
+                    .stun_servers
+                    .iter()
+                    .map(move |server| (*local, *server))
+            });
+            BindingClient::new(now, pairs, &mut rng)
+        });
+        let relays = (!settings.turn_servers.is_empty())
+            .then(|| TurnRelays::new(now, &settings.turn_servers, local_addrs));
         let webrtc = Webrtc::new(
             now,
             WebrtcStart {
@@ -89,6 +107,8 @@ impl Connection {
             observe_frames,
             webrtc,
             recorder,
+            stun,
+            relays,
             out: VecDeque::new(),
             closed: false,
         };
@@ -106,9 +126,22 @@ impl Connection {
                 source,
                 destination,
                 contents,
-            } => self
-                .webrtc
-                .handle_datagram(now, source, destination, &contents),
+            } => self.handle_datagram(now, source, destination, contents),
+            ConnectionInput::StreamOpened { remote, local } => {
+                if let Some(relays) = &mut self.relays {
+                    relays.stream_opened(now, remote, local);
+                }
+            }
+            ConnectionInput::StreamData { remote, contents } => {
+                if let Some(relays) = &mut self.relays {
+                    relays.stream_data(now, remote, &contents);
+                }
+            }
+            ConnectionInput::StreamClosed { remote, error } => {
+                if let Some(relays) = &mut self.relays {
+                    relays.stream_closed(now, remote, &error);
+                }
+            }
             ConnectionInput::Command(ConnectionCommand::RemoteCandidates(candidates)) => {
                 self.webrtc.add_remote_candidates(now, &candidates)
             }
@@ -121,6 +154,16 @@ impl Connection {
                 }
                 if self.recorder.poll_timeout().is_some_and(|t| t <= now) {
                     self.recorder.handle_timeout(now, wall_now);
+                }
+                if let Some(stun) = &mut self.stun {
+                    if stun.poll_timeout().is_some_and(|t| t <= now) {
+                        stun.handle_timeout(now);
+                    }
+                }
+                if let Some(relays) = &mut self.relays {
+                    if relays.poll_timeout().is_some_and(|t| t <= now) {
+                        relays.handle_timeout(now);
+                    }
                 }
             }
         }
@@ -137,10 +180,15 @@ impl Connection {
         if self.closed {
             return None;
         }
-        [self.webrtc.poll_timeout(), self.recorder.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.webrtc.poll_timeout(),
+            self.recorder.poll_timeout(),
+            self.stun.as_ref().and_then(|s| s.poll_timeout()),
+            self.relays.as_ref().and_then(|r| r.poll_timeout()),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Who offered.
@@ -172,10 +220,51 @@ impl Connection {
         replies
     }
 
-    /// Moves outputs between the WebRTC half and the recorder until both are quiet.
+    /// STUN answers and TURN traffic are ours; everything else is the publisher's.
+    fn handle_datagram(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        contents: Vec<u8>,
+    ) {
+        if let Some(stun) = &mut self.stun {
+            if stun.asks(source) && stun.handle_datagram(source, destination, &contents) {
+                return;
+            }
+        }
+        let contents = match &mut self.relays {
+            Some(relays) if relays.is_server(source) => {
+                match relays.handle_datagram(now, source, destination, contents) {
+                    Some(contents) => contents,
+                    None => return,
+                }
+            }
+            _ => contents,
+        };
+        self.webrtc
+            .handle_datagram(now, source, destination, &contents)
+    }
+
+    /// Moves outputs between the parts (WebRTC, STUN, TURN, recorder) until all are quiet.
     fn drain(&mut self, now: Instant, wall_now: SystemTime) {
         loop {
             let mut busy = false;
+            while let Some(event) = self.stun.as_mut().and_then(|s| s.poll_event()) {
+                busy = true;
+                self.on_binding(now, event);
+            }
+            while let Some(t) = self.stun.as_mut().and_then(|s| s.poll_transmit()) {
+                self.out.push_back(ConnectionOutput::Transmit {
+                    source: t.source,
+                    destination: t.destination,
+                    contents: t.contents,
+                });
+            }
+            while let Some(output) = self.relays.as_mut().and_then(|r| r.poll_output()) {
+                busy = true;
+                self.on_relay(now, output);
+            }
             while let Some(output) = self.webrtc.poll_output() {
                 busy = true;
                 self.on_webrtc(now, wall_now, output);
@@ -197,11 +286,21 @@ impl Connection {
                 source,
                 destination,
                 contents,
-            } => self.out.push_back(ConnectionOutput::Transmit {
-                source,
-                destination,
-                contents,
-            }),
+            } => match &mut self.relays {
+                Some(relays) if relays.is_relayed(source) => {
+                    relays.send(now, source, destination, &contents)
+                }
+                _ => self.out.push_back(ConnectionOutput::Transmit {
+                    source,
+                    destination,
+                    contents,
+                }),
+            },
+            WebrtcOutput::RemoteAddress(addr) => {
+                if let Some(relays) = &mut self.relays {
+                    relays.permit(now, addr.ip());
+                }
+            }
             WebrtcOutput::Answer(sdp) => self
                 .out
                 .push_back(ConnectionOutput::Report(ConnectionReport::Answer { sdp })),
@@ -218,6 +317,14 @@ impl Connection {
                 self.out.push_back(event(ConnectionEvent::Label(label)));
             }
             WebrtcOutput::Closed(reason) => {
+                // Free the relays (the deallocations go out before the report).
+                if let Some(mut relays) = self.relays.take() {
+                    relays.close(now);
+                    while let Some(output) = relays.poll_output() {
+                        self.on_relay(now, output);
+                    }
+                }
+                self.stun = None;
                 // However it ended, the files are finalized before the room hears of it.
                 self.recorder.finish(now, wall_now);
                 while let Some(output) = self.recorder.poll_output() {
@@ -227,6 +334,86 @@ impl Connection {
                     .push_back(ConnectionOutput::Report(ConnectionReport::Closed(reason)));
                 self.closed = true;
             }
+        }
+    }
+
+    fn on_binding(&mut self, now: Instant, event: BindingEvent) {
+        match event {
+            BindingEvent::Mapped {
+                local,
+                server,
+                mapped,
+            } => {
+                tracing::debug!(session = %self.key, %local, %server, %mapped, "STUN mapped address");
+                if mapped == local {
+                    return; // not behind NAT: the host candidate says it all
+                }
+                match Candidate::server_reflexive(mapped, local, "udp") {
+                    Ok(candidate) => self.announce(now, candidate, "srflx"),
+                    Err(e) => tracing::debug!(%mapped, "unusable mapped address: {e}"),
+                }
+            }
+            BindingEvent::Failed {
+                local,
+                server,
+                reason,
+            } => {
+                tracing::info!(session = %self.key, %local, %server, "STUN server gave no address: {reason}");
+                self.webrtc.note_problem(format!("STUN {server}: {reason}"));
+            }
+        }
+    }
+
+    fn on_relay(&mut self, now: Instant, output: RelayOutput) {
+        match output {
+            RelayOutput::Transmit {
+                source,
+                destination,
+                contents,
+            } => self.out.push_back(ConnectionOutput::Transmit {
+                source,
+                destination,
+                contents,
+            }),
+            RelayOutput::OpenStream { remote } => self
+                .out
+                .push_back(ConnectionOutput::Stream(StreamOp::Open { remote })),
+            RelayOutput::StreamSend { remote, contents } => {
+                self.out.push_back(ConnectionOutput::Stream(StreamOp::Send {
+                    remote,
+                    contents,
+                }))
+            }
+            RelayOutput::Allocated {
+                server,
+                local,
+                relayed,
+            } => {
+                tracing::info!(session = %self.key, %server, %relayed, "relay candidate");
+                match Candidate::relayed(relayed, local, "udp") {
+                    Ok(candidate) => self.announce(now, candidate, "relay"),
+                    Err(e) => tracing::warn!(%relayed, "unusable relayed address: {e}"),
+                }
+            }
+            RelayOutput::Failed { server, reason } => {
+                tracing::warn!(session = %self.key, "TURN {server}: {reason}");
+                self.webrtc.note_problem(format!("TURN {server}: {reason}"));
+            }
+            RelayOutput::PeerData {
+                peer,
+                relayed,
+                contents,
+            } => self.webrtc.handle_datagram(now, peer, relayed, &contents),
+        }
+    }
+
+    /// Adds a local candidate found after the answer and trickles it to the publisher.
+    fn announce(&mut self, now: Instant, candidate: Candidate, kind: &str) {
+        if let Some(trickled) = self.webrtc.add_local_candidate(now, candidate, kind) {
+            self.out
+                .push_back(ConnectionOutput::Report(ConnectionReport::LocalCandidates(
+                    vec![trickled],
+                )));
         }
     }
 

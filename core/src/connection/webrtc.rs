@@ -42,6 +42,8 @@ pub(crate) enum WebrtcOutput {
     Frame(MediaFrame),
     /// The publisher's display name (`info.label`).
     Label(String),
+    /// A candidate address of the publisher (TURN needs a permission for its IP).
+    RemoteAddress(SocketAddr),
     /// The last output: nothing follows.
     Closed(CloseReason),
 }
@@ -61,6 +63,9 @@ pub(crate) struct Webrtc {
     rtc_timeout: Instant,
     /// What both sides offered, for the diagnosis when nothing connects.
     candidates: CandidateSummary,
+    /// `sdpMid` and `usernameFragment` of our answer, for trickled candidates.
+    answer_mid: String,
+    answer_ufrag: Option<String>,
     /// A close that an event asked for, carried out when the current drain ends.
     close_after_drain: Option<CloseReason>,
     /// `close` is running: further close requests are moot.
@@ -112,6 +117,8 @@ impl Webrtc {
             disconnected_since: None,
             rtc_timeout: now,
             candidates: CandidateSummary::default(),
+            answer_mid: "0".into(),
+            answer_ufrag: None,
             close_after_drain: None,
             closing: false,
             closed: false,
@@ -133,7 +140,13 @@ impl Webrtc {
         if local_addrs.is_empty() {
             return Err(CloseReason::NoLocalAddress);
         }
-        for addr in local_addrs {
+        // Relay only: our addresses are never announced (TURN's candidates come later).
+        let announced = if self.settings.relay_only {
+            &[][..]
+        } else {
+            local_addrs
+        };
+        for addr in announced {
             let candidate = Candidate::host(*addr, "udp").map_err(|e| {
                 CloseReason::OfferRejected(format!("bad local address {addr}: {e}"))
             })?;
@@ -157,6 +170,16 @@ impl Webrtc {
             }
         }
         let answer = self.accept_offer(offer_sdp)?;
+        for line in answer.lines() {
+            if let Some(mid) = line.strip_prefix("a=mid:") {
+                if self.answer_ufrag.is_none() {
+                    self.answer_mid = mid.trim().to_string();
+                }
+            } else if let Some(ufrag) = line.strip_prefix("a=ice-ufrag:") {
+                self.answer_ufrag
+                    .get_or_insert_with(|| ufrag.trim().to_string());
+            }
+        }
         for line in offer_sdp.lines().filter(|l| l.starts_with("a=candidate")) {
             self.note_remote(line);
         }
@@ -189,6 +212,37 @@ impl Webrtc {
             tracing::debug!(session = %self.key, "datagram rejected: {e}");
         }
         self.drain(now);
+    }
+
+    /// Adds a candidate found after the answer; returns it as the publisher must hear of it.
+    pub fn add_local_candidate(
+        &mut self,
+        now: Instant,
+        candidate: Candidate,
+        kind: &str,
+    ) -> Option<IceCandidate> {
+        if self.closed || self.closing {
+            return None;
+        }
+        let addr = candidate.addr();
+        let sdp = self
+            .rtc
+            .add_local_candidate(candidate)
+            .map(|c| c.to_sdp_string());
+        CandidateSummary::push(&mut self.candidates.local, kind, addr);
+        self.drain(now);
+        let sdp = sdp?;
+        Some(IceCandidate {
+            candidate: sdp.trim().trim_start_matches("a=").to_string(),
+            sdp_mid: Some(self.answer_mid.clone()),
+            sdp_mline_index: Some(0),
+            username_fragment: self.answer_ufrag.clone(),
+        })
+    }
+
+    /// Remembers why we have fewer candidates than configured, for the diagnosis.
+    pub fn note_problem(&mut self, problem: String) {
+        CandidateSummary::note(&mut self.candidates.problems, problem);
     }
 
     pub fn add_remote_candidates(&mut self, now: Instant, candidates: &[IceCandidate]) {
@@ -347,6 +401,7 @@ impl Webrtc {
                 // mDNS names cannot be resolved here; TCP candidates are not supported.
                 Ok(cand) if cand.proto() == Protocol::Udp => {
                     CandidateSummary::push(&mut self.candidates.remote, cand.kind(), cand.addr());
+                    self.out.push_back(WebrtcOutput::RemoteAddress(cand.addr()));
                     self.rtc.add_remote_candidate(cand)
                 }
                 Ok(_) => tracing::debug!(session = %self.key, "skipping non-UDP candidate"),
@@ -363,6 +418,7 @@ impl Webrtc {
         if let Ok(c) = Candidate::from_sdp_string(text) {
             if c.proto() == Protocol::Udp {
                 CandidateSummary::push(&mut self.candidates.remote, c.kind(), c.addr());
+                self.out.push_back(WebrtcOutput::RemoteAddress(c.addr()));
             }
         }
     }

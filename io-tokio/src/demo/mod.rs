@@ -16,7 +16,8 @@ pub mod media;
 pub mod publisher_task;
 
 pub use publisher_task::{
-    spawn_lossy_publisher, spawn_publisher, PublisherCommand, PublisherHandle,
+    spawn_lossy_publisher, spawn_publisher, spawn_publisher_with_stun, PublisherCommand,
+    PublisherHandle,
 };
 
 #[derive(Clone, Debug)]
@@ -53,6 +54,7 @@ pub fn publisher_config(
         stream_id: stream_id.into(),
         label: format!("{stream_id} (synthetic)"),
         local_addr: SocketAddr::new(LOOPBACK, 0),
+        reflexive_addr: None,
         video: video.map(media::video),
         audio: audio.then(media::audio),
         candidates_first: false,

@@ -57,6 +57,66 @@ pub async fn spawn_lossy_publisher(
     let socket = UdpSocket::bind((ip, 0)).await?;
     let local_addr = socket.local_addr()?;
     config.local_addr = local_addr;
+    start(server, socket, config, loss).await
+}
+
+/// Like [`spawn_publisher`] behind a NAT: first asks `stun` what its socket maps to and announces
+/// that too (a server-reflexive candidate, as a browser would).
+pub async fn spawn_publisher_with_stun(
+    server: &str,
+    ip: IpAddr,
+    mut config: PublisherConfig,
+    stun: SocketAddr,
+) -> std::io::Result<PublisherHandle> {
+    let socket = UdpSocket::bind((ip, 0)).await?;
+    let local_addr = socket.local_addr()?;
+    config.local_addr = local_addr;
+    config.reflexive_addr = Some(reflexive_address(&socket, stun, config.seed).await?);
+    start(server, socket, config, 0.0).await
+}
+
+/// One STUN binding transaction on `socket` (core's client; the socket is ours until it ends).
+async fn reflexive_address(
+    socket: &UdpSocket,
+    stun: SocketAddr,
+    seed: u64,
+) -> std::io::Result<SocketAddr> {
+    use roomrec_core::ice::{BindingClient, BindingEvent};
+    let local = socket.local_addr()?;
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut client = BindingClient::new(Instant::now(), [(local, stun)], &mut rng);
+    let mut buf = vec![0u8; 2048];
+    loop {
+        while let Some(t) = client.poll_transmit() {
+            socket.send_to(&t.contents, t.destination).await?;
+        }
+        match client.poll_event() {
+            Some(BindingEvent::Mapped { mapped, .. }) => return Ok(mapped),
+            Some(BindingEvent::Failed { reason, .. }) => {
+                return Err(std::io::Error::other(format!("STUN {stun}: {reason}")))
+            }
+            None => {}
+        }
+        let wake = client
+            .poll_timeout()
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+        tokio::select! {
+            received = socket.recv_from(&mut buf) => {
+                let (n, source) = received?;
+                client.handle_datagram(source, local, &buf[..n]);
+            }
+            _ = tokio::time::sleep_until(wake.into()) => client.handle_timeout(Instant::now()),
+        }
+    }
+}
+
+async fn start(
+    server: &str,
+    socket: UdpSocket,
+    config: PublisherConfig,
+    loss: f64,
+) -> std::io::Result<PublisherHandle> {
+    let local_addr = config.local_addr;
     let (ws, _) = tokio_tungstenite::connect_async(server)
         .await
         .map_err(std::io::Error::other)?;

@@ -266,6 +266,11 @@ impl Outputs {
                     self.answer = Some(sdp);
                 }
                 ConnectionOutput::Report(ConnectionReport::Closed(_)) => self.closed = true,
+                // No STUN/TURN servers are configured here: nothing to trickle, no streams.
+                ConnectionOutput::Report(ConnectionReport::LocalCandidates(c)) => {
+                    panic!("candidates without STUN/TURN: {c:?}")
+                }
+                ConnectionOutput::Stream(op) => panic!("a stream without TURN: {op:?}"),
                 ConnectionOutput::File(_) | ConnectionOutput::Event(_) => {}
             }
         }

@@ -206,6 +206,7 @@ impl Sim {
             stream_id: spec.stream_id.clone(),
             label: spec.label.clone(),
             local_addr: addr,
+            reflexive_addr: None,
             video: spec.video.clone(),
             audio: spec.audio.clone(),
             candidates_first: spec.candidates_first,

@@ -414,6 +414,11 @@ impl Observer {
             ConnectionReport::Answer { sdp } => {
                 self.record(now, format!("session answer {key} {}", normalize_sdp(sdp)))
             }
+            ConnectionReport::LocalCandidates(candidates) => {
+                for c in candidates {
+                    self.record(now, format!("local candidate {key} {}", c.candidate));
+                }
+            }
             ConnectionReport::Closed(reason) => {
                 self.record(now, format!("closed {key}: {reason}"));
                 let found = self.media.closed(handle);

@@ -249,6 +249,10 @@ impl RecorderNode {
                     destination,
                     contents,
                 }),
+                // The simulated network has no TURN servers over TCP.
+                ConnectionOutput::Stream(op) => {
+                    tracing::warn!(%handle, ?op, "stream operation in the simulation ignored")
+                }
                 ConnectionOutput::File(op) => {
                     self.observer.file_op(now, handle, &op);
                     apply_file_op(&mut self.files, handle, op);
