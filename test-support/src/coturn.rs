@@ -13,8 +13,8 @@
 //! knows one long-term user ([`USER`]:[`PASSWORD`], realm [`REALM`]). Its TLS certificate is made
 //! fresh by each start (self-signed, so the certificate is its own CA: [`Coturn::ca_path`] is the
 //! file for `--turn-ca`). coturn 4.6 refuses loopback peers (403 Forbidden IP) and allows every
-//! other address by default; the allowed ranges are still given explicitly, so a coturn that
-//! denies private ranges by default relays to the topology's addresses all the same.
+//! other address by default; the topology's ranges are still allowed explicitly ([`ALLOWED_PEERS`]),
+//! so a coturn that denies private ranges by default relays to them all the same.
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
@@ -40,9 +40,10 @@ pub const TLS_PORT: u16 = 5349;
 pub const DNS_NAME: &str = "turn.test";
 /// The ports relayed addresses get, on [`SERVER_1`].
 pub const RELAY_PORTS: RangeInclusive<u16> = 50000..=50099;
-/// Peers coturn may relay to: the topology's addresses (`inet`, both NATs' public sides, both
-/// private networks).
-const ALLOWED_PEERS: [&str; 4] = [
+/// Peers [`Coturn::start`] lets coturn relay to (`--allowed-peer-ip`): the topology's addresses
+/// (`inet`, both NATs' public sides, both private networks). An allowed range wins over
+/// `--denied-peer-ip` (measured with coturn 4.6.1): to deny one of these, start with another list.
+pub const ALLOWED_PEERS: [&str; 4] = [
     "10.0.0.0-10.255.255.255",
     "198.51.100.0-198.51.100.255",
     "192.0.2.0-192.0.2.255",
@@ -60,12 +61,13 @@ impl Coturn {
     /// Starts coturn in `inet` on [`SERVER_1`] and [`SERVER_2`] and waits until it answers STUN on
     /// both and accepts TCP and TLS connections. Panics (with install hint or log) otherwise.
     pub fn start(topology: &Topology) -> Coturn {
-        Coturn::start_with(topology, &[])
+        Coturn::start_with(topology, &ALLOWED_PEERS, &[])
     }
 
-    /// [`Coturn::start`] with `extra` command-line options (e.g. `--denied-peer-ip=…`,
+    /// [`Coturn::start`] with `allowed_peers` (ranges `A.B.C.D[-E.F.G.H]`) instead of
+    /// [`ALLOWED_PEERS`] and `extra` command-line options (e.g. `--denied-peer-ip=10.1.0.2`,
     /// `--no-tcp-relay`).
-    pub fn start_with(topology: &Topology, extra: &[&str]) -> Coturn {
+    pub fn start_with(topology: &Topology, allowed_peers: &[&str], extra: &[&str]) -> Coturn {
         assert!(
             Command::new("turnserver")
                 .arg("--help")
@@ -118,7 +120,7 @@ impl Coturn {
             path("key.pem"),
         ];
         args.extend(
-            ALLOWED_PEERS
+            allowed_peers
                 .iter()
                 .map(|r| format!("--allowed-peer-ip={r}")),
         );

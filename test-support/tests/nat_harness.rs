@@ -155,16 +155,16 @@ fn one_to_one_nat_lets_everything_in() {
     );
 }
 
-/// coturn's own client from `rec` (behind NAT B, a cone) against 203.0.113.1: two clients
-/// allocate relays and send each other a few messages through them (`-y`). Returns whether it
-/// succeeded and its output.
+/// coturn's own client from `rec` against 203.0.113.1 with `flags`: with `-y` two clients allocate
+/// relays and send each other a few messages through them, with `-e PEER` one client relays to
+/// an echo peer. Returns whether it succeeded and its output.
 fn uclient(topology: &Topology, coturn: &Coturn, flags: &[&str], password: &str) -> (bool, String) {
     let out = tempfile::NamedTempFile::new().unwrap();
     let mut child = Child::spawn(
         topology
             .exec(Role::Rec, "turnutils_uclient")
             .args(flags)
-            .args(["-y", "-c", "-n", "3", "-u", coturn::USER, "-w", password])
+            .args(["-c", "-n", "3", "-u", coturn::USER, "-w", password])
             .arg("-E")
             .arg(coturn.ca_path())
             .arg(SERVER_1.to_string())
@@ -200,7 +200,8 @@ fn coturn_allocates_over(flags: &[&str]) {
     };
     let coturn = Coturn::start(&topology);
     let started = Instant::now();
-    let (ok, out) = uclient(&topology, &coturn, flags, coturn::PASSWORD);
+    let client_to_client = [&["-y"], flags].concat();
+    let (ok, out) = uclient(&topology, &coturn, &client_to_client, coturn::PASSWORD);
     eprintln!("uclient {flags:?}: {:?}", started.elapsed());
     assert!(ok, "uclient {flags:?} failed:\n{out}");
     assert!(
@@ -242,7 +243,7 @@ fn coturn_refuses_a_wrong_password_and_stops() {
         return;
     };
     let mut coturn = Coturn::start(&topology);
-    let (ok, out) = uclient(&topology, &coturn, &[], "wrong");
+    let (ok, out) = uclient(&topology, &coturn, &["-y"], "wrong");
     assert!(!ok, "allocated with a wrong password:\n{out}");
     assert!(out.contains("Cannot complete Allocation"), "{out}");
     assert_eq!(allocations(&coturn), 0);
@@ -304,4 +305,63 @@ fn namespaces_hold_their_threads_and_go_away() {
 fn netns_list() -> String {
     let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// coturn relays into a private network behind an open NAT (allowed peer 10.x): coturn's own
+/// client in `rec` relays to coturn's own echo peer (`turnutils_peer`) in `pub` at 10.1.0.2.
+#[test]
+fn coturn_relays_to_a_peer_behind_an_open_nat() {
+    let Some(topology) = Topology::create(Nat::Open, Nat::Symmetric) else {
+        return;
+    };
+    let coturn = Coturn::start(&topology);
+    let _peer = Child::spawn(
+        topology
+            .exec(Role::Pub, "turnutils_peer")
+            .args(["-L", &PUB.to_string(), "-p", "3480"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+        "turnutils_peer",
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let peer = ["-e", "10.1.0.2", "-r", "3480"];
+    let (ok, out) = uclient(&topology, &coturn, &peer, coturn::PASSWORD);
+    assert!(ok, "uclient failed:\n{out}");
+    let log = coturn.log();
+    assert!(
+        log.contains("peer 10.1.0.2:") && log.contains("CREATE_PERMISSION processed, success"),
+        "no permission for 10.1.0.2 in coturn's log:\n{log}"
+    );
+    assert!(
+        out.contains("tot_recv_msgs=3"),
+        "the peer's echoes did not come back:\n{out}"
+    );
+}
+
+/// With the peer denied (and not allowed), coturn refuses the permission: 403 Forbidden IP.
+#[test]
+fn coturn_refuses_a_denied_peer() {
+    let Some(topology) = Topology::create(Nat::Open, Nat::Symmetric) else {
+        return;
+    };
+    let coturn = Coturn::start_with(&topology, &[], &["--denied-peer-ip=10.1.0.2"]);
+    let _client = Child::spawn(
+        topology
+            .exec(Role::Rec, "turnutils_uclient")
+            .args(["-c", "-n", "1", "-e", "10.1.0.2", "-u", coturn::USER])
+            .args(["-w", coturn::PASSWORD, &SERVER_1.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+        "turnutils_uclient",
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !coturn.log().contains("403: Forbidden IP") {
+        assert!(
+            Instant::now() < deadline,
+            "no 403 for the denied peer:\n{}",
+            coturn.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!coturn.log().contains("PERMISSION processed, success"));
 }

@@ -16,23 +16,15 @@
 //! nobody routes to 10.x, so the recorder is reachable only at an address the publishers send to
 //! first: with `--public-ip` they learn 192.0.2.10 from the answer and are recorded; without it
 //! nothing connects. The relay runs in a thread of this test inside `inet`, the publishers in one
-//! inside `pub` (a tokio runtime each), the `roomrec` binary inside `rec`.
+//! inside `pub` (a tokio runtime each, `roomrec_tests::netroom`), the `roomrec` binary inside
+//! `rec`.
 
-use std::net::{IpAddr, SocketAddr};
-use std::process::Stdio;
-use std::sync::mpsc;
 use std::time::Duration;
 
-use roomrec_core::media::Codec;
-use roomrec_core::signaling::{Dialect, Password};
-use roomrec_io_tokio::demo::{publisher_config, spawn_publisher};
-use roomrec_io_tokio::relay::spawn_relay;
-use roomrec_test_support::binary::roomrec_bin;
-use roomrec_test_support::child::Child;
 use roomrec_test_support::netns::{Nat, Role, Topology, NAT_B_PUBLIC, PUB, REC, SERVER_1};
 use roomrec_test_support::recordings::{check_one_recording, media_files};
+use roomrec_tests::netroom::{publish_in, recorder_in, recorder_log, relay_in, STREAMS};
 
-const RELAY_PORT: u16 = 8443;
 /// How long the publishers publish.
 const PUBLISH: Duration = Duration::from_secs(8);
 
@@ -64,93 +56,21 @@ fn recorder_behind_one_to_one_nat() {
 /// output directory and its log.
 fn record(topology: &Topology, public_ip: bool) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
-    // Dropping `stop` (also when this test panics) ends the relay.
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (ready, relay_ready) = mpsc::channel();
-    let relay = topology.spawn_in(Role::Inet, move || relay(ready, stopped));
-    relay_ready
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the relay in the inet namespace did not start");
-    let publishers = topology.spawn_in(Role::Pub, publishers);
-    let mut args = vec![
-        "--room".to_string(),
-        "roomrec-demo".into(),
-        "--record".into(),
-        "nat".into(),
-        "--server".into(),
-        format!("ws://{SERVER_1}:{RELAY_PORT}"),
-        "--dialect".into(),
-        "relay".into(),
-        "--password".into(),
-        "false".into(),
-        "--ice-ip".into(),
-        REC.to_string(),
-        "--output-dir".into(),
-        dir.path().display().to_string(),
-    ];
+    let _relay = relay_in(topology, Role::Inet, SERVER_1);
+    let publishers = publish_in(topology, Role::Pub, PUB, &STREAMS, PUBLISH);
+    let mut args = vec!["--ice-ip".to_string(), REC.to_string()];
     if public_ip {
         args.extend(["--public-ip".into(), NAT_B_PUBLIC.to_string()]);
     } else {
         // Give up within the run, so the diagnosis is logged.
         args.extend(["--connect-timeout".into(), "4".into()]);
     }
-    let log_path = dir.path().join("recorder.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let mut recorder = Child::spawn(
-        topology
-            .exec(Role::Rec, roomrec_bin())
-            .args(&args)
-            .stdin(Stdio::null())
-            .stderr(log),
-        "roomrec in the rec namespace",
-    );
+    let mut recorder = recorder_in(topology, Role::Rec, dir.path(), "nat", &args);
     let published = publishers.join();
     recorder.terminate();
-    drop(stop);
-    let _ = relay.join();
     if let Err(panic) = published {
         std::panic::resume_unwind(panic);
     }
-    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let log = recorder_log(dir.path());
     (dir, log)
-}
-
-/// Inside `inet`: the relay, until `stop` is sent or dropped.
-fn relay(ready: mpsc::Sender<()>, stop: tokio::sync::oneshot::Receiver<()>) {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let (_, relay) = spawn_relay(SocketAddr::new(SERVER_1.into(), RELAY_PORT), Dialect::Relay)
-            .await
-            .expect("relay listens");
-        ready.send(()).unwrap();
-        let _ = stop.await;
-        relay.abort();
-    });
-}
-
-/// Inside `pub`: two publishers, for `PUBLISH`.
-fn publishers() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let server = format!("ws://{SERVER_1}:{RELAY_PORT}");
-        let mut running = Vec::new();
-        for (stream, codec) in [("alice", Codec::H264), ("bob", Codec::Vp8)] {
-            let config = publisher_config(
-                stream,
-                Some(codec),
-                true,
-                Dialect::Relay,
-                &Password::Disabled,
-            );
-            running.push(
-                spawn_publisher(&server, IpAddr::V4(PUB), config)
-                    .await
-                    .expect("publisher"),
-            );
-        }
-        tokio::time::sleep(PUBLISH).await;
-        for p in running {
-            p.hang_up().await;
-        }
-    });
 }
