@@ -237,6 +237,56 @@ fn coturn_allocates_over_tls() {
     coturn_allocates_over(&["-t", "-S"]);
 }
 
+/// The certificate verifies for IP 203.0.113.1 and for the name turn.test in an independent TLS
+/// client (OpenSSL's s_client, where installed), and coturn speaks at most TLS 1.2.
+#[test]
+fn coturn_certificate_verifies_for_its_ip_and_name() {
+    if Command::new("openssl").arg("version").output().is_err() {
+        eprintln!("skipping: no openssl command");
+        return;
+    }
+    let Some(topology) = Topology::create(Nat::Cone, Nat::Cone) else {
+        return;
+    };
+    let coturn = Coturn::start(&topology);
+    let target = format!("{SERVER_1}:{}", coturn::TLS_PORT);
+    let ip = SERVER_1.to_string();
+    let s_client = |check: &[&str]| {
+        let out = topology
+            .exec(Role::Rec, "openssl")
+            .args([
+                "s_client",
+                "-brief",
+                "-verify_return_error",
+                "-connect",
+                &target,
+            ])
+            .arg("-CAfile")
+            .arg(coturn.ca_path())
+            .args(check)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.success(), text)
+    };
+    for check in [
+        &["-verify_ip", &ip][..],
+        &[
+            "-servername",
+            coturn::DNS_NAME,
+            "-verify_hostname",
+            coturn::DNS_NAME,
+        ],
+    ] {
+        let (ok, text) = s_client(check);
+        assert!(ok, "{check:?}:\n{text}");
+        assert!(text.contains("Protocol version: TLSv1.2"), "{text}");
+    }
+    let (ok, text) = s_client(&["-verify_hostname", "other.test"]);
+    assert!(!ok, "verified for another name:\n{text}");
+}
+
 #[test]
 fn coturn_refuses_a_wrong_password_and_stops() {
     let Some(topology) = Topology::create(Nat::Cone, Nat::Cone) else {
