@@ -257,6 +257,23 @@ impl Topology {
         );
     }
 
+    /// A host firewall in `role` (like a home router's, but on the host itself): UDP gets in only
+    /// as a reply to what the host sent (conntrack), TCP and loopback stay open. Behind an
+    /// [`Nat::Open`] NAT this makes the host filter like a port-restricted cone while its own
+    /// address stays routable (e.g. as a TURN peer), which demo publishers without STUN need.
+    pub fn udp_replies_only(&self, role: Role) {
+        self.nft(
+            role,
+            "table inet guard {
+               chain input {
+                 type filter hook input priority filter; policy accept;
+                 meta l4proto udp ct state established,related accept;
+                 meta l4proto udp iifname != \"lo\" drop;
+               }
+             }\n",
+        );
+    }
+
     /// `ip -n NAMESPACE-OF-role ARGS…`; panics on failure.
     pub fn ip(&self, role: Role, args: &str) {
         let ns = self.name(role);

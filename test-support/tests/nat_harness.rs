@@ -82,6 +82,11 @@ fn one_to_one_nat_keeps_ports_and_open_routing_translates_nothing() {
 /// 203.0.113.1:4001. Returns the mapped address and the senders heard.
 fn unsolicited(nat: Nat) -> Option<(SocketAddr, Vec<String>)> {
     let topology = Topology::create(nat, Nat::Cone)?;
+    unsolicited_in(&topology)
+}
+
+fn unsolicited_in(topology: &Topology) -> Option<(SocketAddr, Vec<String>)> {
+    let nat = topology.nat_a();
     let server = SocketAddr::from((SERVER_1, 4000));
     let (bound_tx, bound_rx) = mpsc::channel();
     let inet = topology.spawn_in(Role::Inet, move || {
@@ -140,6 +145,18 @@ fn cone_and_symmetric_nats_let_in_only_replies() {
         assert_eq!(mapped.ip(), IpAddr::V4(NAT_A_PUBLIC), "{nat:?}");
         assert_eq!(heard, ["203.0.113.1:4000"], "{nat:?}: port-restricted");
     }
+}
+
+/// An open NAT routes the host's own address; the host's firewall then lets in only replies.
+#[test]
+fn open_nat_with_a_host_firewall_lets_in_only_replies() {
+    let Some(topology) = Topology::create(Nat::Open, Nat::Cone) else {
+        return;
+    };
+    topology.udp_replies_only(Role::Pub);
+    let (mapped, heard) = unsolicited_in(&topology).unwrap();
+    assert_eq!(mapped.ip(), IpAddr::V4(PUB));
+    assert_eq!(heard, ["203.0.113.1:4000"], "port-restricted");
 }
 
 #[test]

@@ -7,6 +7,20 @@
 //!  pub  10.1.0.2          publish_in(&topology, Role::Pub, PUB, …)  (behind NAT A)
 //!  rec  10.2.0.2          recorder_in(&topology, Role::Rec, …)      (behind NAT B)
 //! ```
+//!
+//! The demo publishers have no STUN or TURN: they offer only their host address. Which topology
+//! shows what (the recorder always behind NAT B):
+//!
+//! | NAT A (publishers)                          | NAT B (recorder) | connects with             |
+//! |---------------------------------------------|------------------|---------------------------|
+//! | `Cone` (10.1.0.2 unreachable)                | `OneToOne`       | `--public-ip` only        |
+//! | `Open` + `udp_replies_only(Role::Pub)`       | `Cone`           | STUN (srflx = the port it |
+//! |                                              |                  | uses toward 10.1.0.2)     |
+//! | `Open` + `udp_replies_only(Role::Pub)`       | `Symmetric`      | TURN only (coturn relays  |
+//! |                                              |                  | to 10.1.0.2)              |
+//!
+//! With `Open` and no host firewall the recorder's own checks reach the publishers and anything
+//! connects (peer-reflexive), so it proves nothing about STUN or TURN.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
