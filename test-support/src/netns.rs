@@ -129,7 +129,7 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 pub struct Topology {
     /// `rr<pid>-<n>-`: namespace names are this plus the role.
     prefix: String,
-    /// `rr<pid hex><n hex>`: interface names are this plus two letters (at most 15 in all).
+    /// `rr<pid hex>-<n hex>`: interface names are this plus two letters (at most 15 in all).
     link_prefix: String,
     nat_a: Nat,
     nat_b: Nat,
@@ -151,7 +151,7 @@ impl Topology {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let mut topology = Topology {
             prefix: format!("rr{pid}-{n}-"),
-            link_prefix: format!("rr{pid:x}{n:x}"),
+            link_prefix: format!("rr{pid:x}-{n:x}"),
             nat_a,
             nat_b,
             created: Vec::new(),
