@@ -36,6 +36,21 @@ pub struct Cli {
 pub enum Command {
     /// Run a self-hosted signaling relay
     Relay(crate::relay_cmd::RelayArgs),
+    /// Show what STUN servers see of this machine (NAT type) and whether TURN servers allocate
+    CheckNetwork {
+        /// STUN server to ask, stun:HOST[:PORT] (repeatable) [default: the web app's two]
+        #[arg(long, value_name = "URL")]
+        stun: Vec<String>,
+        /// TURN server to try (repeatable), as for recording
+        #[arg(long, value_name = "URL", value_parser = parse_turn)]
+        turn: Vec<TurnUrl>,
+        /// Also trust the certificates in this PEM file for turns: servers
+        #[arg(long, value_name = "FILE")]
+        turn_ca: Option<PathBuf>,
+        /// Local address to test from (repeatable) [default: every interface address]
+        #[arg(long = "ice-ip", value_name = "ADDR", value_parser = parse_ice_ip)]
+        ice_ip: Vec<IpAddr>,
+    },
     /// Record a demo room offline: the bundled relay and four synthetic publishers
     /// (H.264, VP8, VP9, AV1, each with Opus) on 127.0.0.1
     Demo {

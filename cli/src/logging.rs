@@ -10,7 +10,12 @@ pub fn init(verbose: u8) {
         1 => ("debug", "warn"),
         _ => ("trace", "info"),
     };
-    let default = format!("{others},roomrec={ours},roomrec_core={ours},roomrec_io_tokio={ours}");
+    // turn-client-proto logs every poll at info and expected auth challenges as errors; what
+    // matters reaches the user through roomrec's own diagnosis.
+    let turn = if verbose >= 2 { "debug" } else { "off" };
+    let default = format!(
+        "{others},roomrec={ours},roomrec_core={ours},roomrec_io_tokio={ours},turn_client_proto={turn}"
+    );
     let mut bad_env = None;
     let filter = match std::env::var("RUST_LOG") {
         Ok(s) if !s.trim().is_empty() => EnvFilter::try_new(&s).unwrap_or_else(|e| {

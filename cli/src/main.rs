@@ -39,6 +39,12 @@ fn main() -> ExitCode {
                 .await
                 .map_err(|e| e.to_string()),
             Mode::Command(Command::Relay(args)) => relay_cmd::relay_main(args).await,
+            Mode::Command(Command::CheckNetwork {
+                stun,
+                turn,
+                turn_ca,
+                ice_ip,
+            }) => check_network_main(stun, turn, turn_ca, ice_ip).await,
             Mode::Command(Command::Demo {
                 seconds,
                 output_dir,
@@ -62,6 +68,26 @@ fn main() -> ExitCode {
 fn usage(e: clap::Error) -> ExitCode {
     let _ = e.print();
     ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
+}
+
+async fn check_network_main(
+    stun: Vec<String>,
+    turn: Vec<roomrec_core::ice::TurnUrl>,
+    turn_ca: Option<std::path::PathBuf>,
+    ice_ip: Vec<std::net::IpAddr>,
+) -> Result<(), String> {
+    let stun = args::stun_option(&stun).map_err(|e| e.to_string())?;
+    // With no --stun, the web app's servers: the question is how the internet sees us.
+    let servers = roomrec_io_tokio::ice_servers::IceServers::new(
+        stun,
+        turn,
+        turn_ca.as_deref(),
+        false,
+        "vdo.ninja",
+    )?;
+    let report = roomrec_io_tokio::check_network::check_network(&servers, &ice_ip).await;
+    print!("{report}");
+    Ok(())
 }
 
 async fn demo_main(

@@ -1,6 +1,7 @@
 //! Tokio shell of roomrec: WebSocket, UDP sockets, timers, files and signals around the sans-io
 //! core. It makes no protocol decisions; it only moves bytes, times and files.
 
+pub mod check_network;
 mod connection_task;
 pub mod demo;
 mod driver;

@@ -400,10 +400,24 @@ fn nat_rules(nat: Nat, uplink: &str, public: Ipv4Addr, host: Ipv4Addr) -> Option
              }}\n"
         )
     };
+    // Like a home router, unsolicited inbound packets are dropped before conntrack confirms an
+    // entry for them: a stale entry would take the very mapping a later outgoing packet needs
+    // (then masquerade picks another port and hole punching fails).
+    let guarded = |action: &str| {
+        post(action)
+            + &format!(
+                "table ip guard {{
+                   chain pre {{
+                     type filter hook prerouting priority -150;
+                     iifname \"{uplink}\" ct state new drop;
+                   }}
+                 }}\n"
+            )
+    };
     match nat {
         Nat::Open => None,
-        Nat::Cone => Some(post("masquerade")),
-        Nat::Symmetric => Some(post("masquerade fully-random")),
+        Nat::Cone => Some(guarded("masquerade")),
+        Nat::Symmetric => Some(guarded("masquerade fully-random")),
         Nat::OneToOne => Some(format!(
             "table ip nat {{
                chain pre {{

@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use roomrec_core::media::Codec;
 use roomrec_core::signaling::{Dialect, Password};
-use roomrec_io_tokio::demo::{publisher_config, spawn_publisher};
+use roomrec_io_tokio::demo::{publisher_config, spawn_publisher, spawn_publisher_with_stun};
 use roomrec_io_tokio::relay::spawn_relay;
 use roomrec_test_support::binary::roomrec_bin;
 use roomrec_test_support::child::Child;
@@ -101,6 +101,19 @@ pub fn publish_in(
     streams: &[(&str, Codec)],
     duration: Duration,
 ) -> JoinHandle<()> {
+    publish_with_stun_in(topology, role, ip, streams, duration, None)
+}
+
+/// [`publish_in`], each publisher first asking `stun` for its mapped address and offering it as
+/// a server-reflexive candidate (as a browser behind NAT does).
+pub fn publish_with_stun_in(
+    topology: &Topology,
+    role: Role,
+    ip: Ipv4Addr,
+    streams: &[(&str, Codec)],
+    duration: Duration,
+    stun: Option<SocketAddr>,
+) -> JoinHandle<()> {
     let streams: Vec<(String, Codec)> = streams.iter().map(|(s, c)| (s.to_string(), *c)).collect();
     topology.spawn_in(role, move || {
         let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -115,11 +128,13 @@ pub fn publish_in(
                     Dialect::Relay,
                     &Password::Disabled,
                 );
-                running.push(
-                    spawn_publisher(&server, IpAddr::V4(ip), config)
-                        .await
-                        .expect("publisher"),
-                );
+                let publisher = match stun {
+                    Some(stun) => {
+                        spawn_publisher_with_stun(&server, IpAddr::V4(ip), config, stun).await
+                    }
+                    None => spawn_publisher(&server, IpAddr::V4(ip), config).await,
+                };
+                running.push(publisher.expect("publisher"));
             }
             tokio::time::sleep(duration).await;
             for p in running {

@@ -149,6 +149,10 @@ impl Connection {
                 self.webrtc.close(now, CloseReason::ClosedByRoom)
             }
             ConnectionInput::Timeout => {
+                if let Some(relays) = &self.relays {
+                    // Before a connect timeout can fire: what TURN said belongs in its diagnosis.
+                    self.webrtc.set_pending_problems(relays.pending_problems());
+                }
                 if self.webrtc.poll_timeout().is_some_and(|t| t <= now) {
                     self.webrtc.handle_timeout(now);
                 }

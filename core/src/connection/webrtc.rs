@@ -59,10 +59,13 @@ pub(crate) struct Webrtc {
     control: Option<ChannelId>,
     created: Instant,
     connected: bool,
+    /// The candidate pair in use has been logged (first datagram sent after connecting).
+    pair_logged: bool,
     disconnected_since: Option<Instant>,
     rtc_timeout: Instant,
     /// What both sides offered, for the diagnosis when nothing connects.
     candidates: CandidateSummary,
+    pending_problems: Vec<String>,
     /// `sdpMid` and `usernameFragment` of our answer, for trickled candidates.
     answer_mid: String,
     answer_ufrag: Option<String>,
@@ -114,9 +117,11 @@ impl Webrtc {
             control: None,
             created: now,
             connected: false,
+            pair_logged: false,
             disconnected_since: None,
             rtc_timeout: now,
             candidates: CandidateSummary::default(),
+            pending_problems: Vec::new(),
             answer_mid: "0".into(),
             answer_ufrag: None,
             close_after_drain: None,
@@ -245,6 +250,12 @@ impl Webrtc {
         CandidateSummary::note(&mut self.candidates.problems, problem);
     }
 
+    /// Problems that may still resolve (a TURN allocation in progress): replaced on every call,
+    /// shown only if the connection never comes up.
+    pub fn set_pending_problems(&mut self, problems: Vec<String>) {
+        self.pending_problems = problems;
+    }
+
     pub fn add_remote_candidates(&mut self, now: Instant, candidates: &[IceCandidate]) {
         if self.closed {
             return;
@@ -291,7 +302,10 @@ impl Webrtc {
         }
         let connect_timeout = self.settings.connect_timeout;
         if !self.connected && now >= self.created + connect_timeout {
-            let candidates = self.candidates.clone();
+            let mut candidates = self.candidates.clone();
+            for problem in &self.pending_problems {
+                CandidateSummary::note(&mut candidates.problems, problem.clone());
+            }
             let after = connect_timeout;
             self.close(now, CloseReason::NotConnected { after, candidates });
             return;
@@ -445,11 +459,17 @@ impl Webrtc {
                     self.rtc_timeout = t.min(now + MAX_IDLE).max(now);
                     break;
                 }
-                Ok(Output::Transmit(t)) => self.out.push_back(WebrtcOutput::Transmit {
-                    source: t.source,
-                    destination: t.destination,
-                    contents: t.contents.to_vec(),
-                }),
+                Ok(Output::Transmit(t)) => {
+                    if self.connected && !self.pair_logged {
+                        self.pair_logged = true;
+                        self.log_pair(now, t.source, t.destination);
+                    }
+                    self.out.push_back(WebrtcOutput::Transmit {
+                        source: t.source,
+                        destination: t.destination,
+                        contents: t.contents.to_vec(),
+                    })
+                }
                 Ok(Output::Event(event)) => self.handle_event(now, event),
                 Err(e) => {
                     // str0m is broken: no bye, nothing more goes through it.
@@ -461,6 +481,27 @@ impl Webrtc {
         if let Some(reason) = self.close_after_drain.take() {
             self.close(now, reason);
         }
+    }
+
+    /// Which of the candidates both sides offered carry the media, and how long it took: what a
+    /// user (and the network tests) want to know about a connection through NATs.
+    fn log_pair(&self, now: Instant, source: SocketAddr, destination: SocketAddr) {
+        let kind_of = |list: &[String], addr: SocketAddr, otherwise: &str| {
+            let suffix = format!(" {addr}");
+            list.iter()
+                .find(|c| c.ends_with(&suffix))
+                .cloned()
+                .unwrap_or_else(|| format!("{otherwise} {addr}"))
+        };
+        // A host and a srflx candidate share their socket: only a relay tells itself apart.
+        let local = kind_of(&self.candidates.local, source, "socket");
+        let local = match local.starts_with("relay") {
+            true => local,
+            false => format!("socket {source}"),
+        };
+        let remote = kind_of(&self.candidates.remote, destination, "prflx");
+        let after = now.saturating_duration_since(self.created);
+        tracing::info!(session = %self.key, stream = %self.stream_id, "candidate pair: ours {local}, the publisher's {remote} ({after:?} after the offer)");
     }
 
     /// Closing from inside a drain would start a drain within the drain: wait for it to end.

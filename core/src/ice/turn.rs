@@ -347,6 +347,19 @@ impl TurnRelays {
         self.pump(now);
     }
 
+    /// Servers that have given no relay yet, and what they last answered: for the diagnosis of a
+    /// connection that never came up (a refused allocation may be retried rather than failed).
+    pub fn pending_problems(&self) -> Vec<String> {
+        self.relays
+            .iter()
+            .filter(|r| matches!(r.state, State::Connecting | State::Allocating))
+            .map(|r| match &r.last_error {
+                Some(error) => format!("TURN {}: allocation refused: {error}", r.server),
+                None => format!("TURN {}: no allocation yet (no answer)", r.server),
+            })
+            .collect()
+    }
+
     /// Whether `addr` is one of our relayed addresses.
     pub fn is_relayed(&self, addr: SocketAddr) -> bool {
         self.relays
@@ -421,7 +434,7 @@ impl TurnRelays {
                     self.stream_out(index, to, bytes);
                 }
             }
-            Ok(None) => tracing::trace!(%peer, "relay send queued"),
+            Ok(None) => {}
             Err(e) => tracing::trace!(server = %relay.server, %peer, "relay send: {e:?}"),
         }
         self.pump(now);
