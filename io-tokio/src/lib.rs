@@ -5,6 +5,7 @@ mod connection_task;
 pub mod demo;
 mod driver;
 pub mod files;
+pub mod loadgen;
 pub mod manifest;
 pub mod netif;
 pub mod options;
