@@ -97,7 +97,7 @@ struct State {
 /// scattered among the memory the connections freed, they kept whole heap pages resident
 /// (RSS grew with every ended connection of a churning room).
 enum Entry {
-    Open(FileRecord),
+    Open(Box<FileRecord>),
     Closed(Box<str>),
 }
 
@@ -107,7 +107,7 @@ impl State {
         let entry = if record.event == "close" {
             Entry::Closed(self.render(&record).into_boxed_str())
         } else {
-            Entry::Open(*record)
+            Entry::Open(record)
         };
         if self.entries.insert(id, entry).is_none() {
             self.order.push(id);
