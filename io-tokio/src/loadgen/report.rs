@@ -81,7 +81,7 @@ pub fn summary(sessions: &[SessionReport], elapsed_s: f64, cpu_s: Option<f64>) -
     json!({
         "type": "summary",
         "sessions": sessions.len(),
-        "failed_sessions": sessions.iter().filter(|s| s.first_video_unix_ms.is_none()).count(),
+        "sessions_without_media": sessions.iter().filter(|s| s.first_video_unix_ms.is_none()).count(),
         "video_frames": sum(|s| s.video_frames),
         "audio_frames": sum(|s| s.audio_frames),
         "datagrams": sum(|s| s.datagrams),
