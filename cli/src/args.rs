@@ -51,6 +51,10 @@ pub enum Command {
         #[arg(long = "ice-ip", value_name = "ADDR", value_parser = parse_ice_ip)]
         ice_ip: Vec<IpAddr>,
     },
+    /// Synthetic publishers only (no recorder) against a relay or server: a load generator
+    Loadgen(Box<crate::loadgen_cmd::LoadgenArgs>),
+    /// Relay + loadgen + recorder as separate processes per stream count: a table of costs
+    Bench(Box<crate::bench::BenchArgs>),
     /// Record a demo room offline: the bundled relay and four synthetic publishers
     /// (H.264, VP8, VP9, AV1, each with Opus) on 127.0.0.1
     Demo {

@@ -1,6 +1,8 @@
 //! `roomrec`: record every participant of a VDO.Ninja room, each to its own file.
 
 mod args;
+mod bench;
+mod loadgen_cmd;
 mod logging;
 mod relay_cmd;
 
@@ -23,6 +25,10 @@ fn main() -> ExitCode {
         Err(e) => return usage(e),
     };
     logging::init(verbose);
+    // The bench only starts and watches processes: no runtime of its own.
+    if let Mode::Command(Command::Bench(args)) = mode {
+        return finish(bench::bench_main(*args));
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -45,6 +51,8 @@ fn main() -> ExitCode {
                 turn_ca,
                 ice_ip,
             }) => check_network_main(stun, turn, turn_ca, ice_ip).await,
+            Mode::Command(Command::Loadgen(args)) => loadgen_cmd::loadgen_main(*args).await,
+            Mode::Command(Command::Bench(_)) => Err("the bench runs without a runtime".into()),
             Mode::Command(Command::Demo {
                 seconds,
                 output_dir,
@@ -55,6 +63,10 @@ fn main() -> ExitCode {
     });
     // Session tasks may still be winding down after a missed deadline: do not wait for them.
     runtime.shutdown_background();
+    finish(result)
+}
+
+fn finish(result: Result<(), String>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -32,13 +32,15 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::connection::{
-    ConnectionCommand, ConnectionHandle, ConnectionReport, ConnectionSettings, ConnectionStart,
-    SessionKey,
+    CloseReason, ConnectionCommand, ConnectionHandle, ConnectionReport, ConnectionSettings,
+    ConnectionStart, SessionKey,
 };
 use crate::signaling::message::{self, CodecContext};
 use crate::signaling::random_iv;
 use crate::signaling::{Dialect, IceCandidate, Incoming, Member, Outgoing, Password, RoomSecrets};
 
+#[cfg(test)]
+mod churn_tests;
 mod plays;
 mod queue;
 
@@ -276,8 +278,12 @@ impl Room {
         if peer == self.ctx.own_id {
             return;
         }
-        let previous = self.members.insert(peer.clone(), stream_id.clone());
-        let Some(stream) = stream_id else { return };
+        let Some(stream) = stream_id else {
+            // Nothing to record from it; remembering it would only grow with every viewer.
+            self.members.remove(&peer);
+            return;
+        };
+        let previous = self.remember_member(&peer, &stream);
         // The official server can announce one arrival twice; a second `play` right after the
         // first makes the publisher tear down the connection it is setting up.
         if previous.flatten().as_ref() == Some(&stream) && self.plays.recently_sent(now, &stream) {
@@ -389,9 +395,9 @@ impl Room {
             tracing::info!(old = %old, new = %key, "replacing connection");
             self.close_connection(&old);
         }
-        self.members
-            .entry(key.peer.clone())
-            .or_insert_with(|| Some(wire_stream.clone()));
+        if self.members.get(&key.peer).is_none_or(Option::is_none) {
+            self.remember_member(&key.peer, &wire_stream);
+        }
         self.plays.remove(&wire_stream);
         let handle = ConnectionHandle(self.next_handle);
         self.next_handle += 1;
@@ -503,6 +509,11 @@ impl Room {
                 };
                 self.remember_ended(key.clone());
                 tracing::info!(session = %key, stream = %live.stream_id, "connection ended: {reason}");
+                if reason == CloseReason::PublisherBye {
+                    // A hang-up: the web app's data-channel bye is its WebSocket bye (peer left).
+                    self.peer_left(&key.peer);
+                    return;
+                }
                 // The publisher is still here: ask again after a pause (it may also offer by itself).
                 if let Some(Some(stream)) = self.members.get(&key.peer).cloned() {
                     if self.wants_play(&stream) {
@@ -521,6 +532,17 @@ impl Room {
                 ConnectionCommand::Close,
             ));
         }
+    }
+
+    /// `peer` publishes `wire_stream`; returns what it announced before. Another peer that
+    /// announced the same stream is forgotten: a stream id has one publisher, and the relay
+    /// dialect announces nobody leaving, so a rejoin under a new peer id is the only word that the
+    /// old one is gone (remembering it grew the room by one member per rejoin).
+    fn remember_member(&mut self, peer: &str, wire_stream: &str) -> Option<Option<String>> {
+        self.members
+            .retain(|p, s| p == peer || s.as_deref() != Some(wire_stream));
+        self.members
+            .insert(peer.to_string(), Some(wire_stream.to_string()))
     }
 
     fn remember_ended(&mut self, key: SessionKey) {

@@ -87,33 +87,70 @@ struct State {
     room: String,
     /// File ids in the order their first record came.
     order: Vec<FileId>,
-    entries: HashMap<FileId, FileRecord>,
+    entries: HashMap<FileId, Entry>,
     /// Name on disk, where the writer had to append a counter.
     renames: HashMap<FileId, String>,
+}
+
+/// A file's latest record. A closed file's is kept as its JSON text, in one allocation: records
+/// of ended connections live as long as the recorder, and as a dozen small strings each,
+/// scattered among the memory the connections freed, they kept whole heap pages resident
+/// (RSS grew with every ended connection of a churning room).
+enum Entry {
+    Open(Box<FileRecord>),
+    Closed(Box<str>),
 }
 
 impl State {
     fn add(&mut self, record: Box<FileRecord>) -> bool {
         let id = FileId(record.file_id);
-        if self.entries.insert(id, *record).is_none() {
+        let entry = if record.event == "close" {
+            Entry::Closed(self.render(&record).into_boxed_str())
+        } else {
+            Entry::Open(record)
+        };
+        if self.entries.insert(id, entry).is_none() {
             self.order.push(id);
         }
         true
     }
 
-    fn document(&self) -> Value {
-        let files: Vec<FileRecord> = self
-            .order
-            .iter()
-            .filter_map(|id| {
-                let mut record = self.entries.get(id)?.clone();
-                if let Some(actual) = self.renames.get(id) {
-                    record.file = actual.clone();
-                }
-                Some(record)
-            })
-            .collect();
-        json!({ "room": self.room, "files": files })
+    /// One record as JSON, with the name the file got on disk.
+    fn render(&self, record: &FileRecord) -> String {
+        let mut value = json!(record);
+        if let Some(actual) = self.renames.get(&FileId(record.file_id)) {
+            value["file"] = json!(actual);
+        }
+        value.to_string()
+    }
+
+    /// A file got another name on disk after its closing record was rendered (rare: a file
+    /// that ended within moments of opening).
+    fn rename_closed(&mut self, file: FileId, actual: &str) {
+        if let Some(Entry::Closed(text)) = self.entries.get_mut(&file) {
+            if let Ok(mut value) = serde_json::from_str::<Value>(text) {
+                value["file"] = json!(actual);
+                *text = value.to_string().into_boxed_str();
+            }
+        }
+    }
+
+    /// `{"room": .., "files": [..]}`, one file per line.
+    fn document(&self) -> String {
+        let mut out = format!("{{\n  \"room\": {},\n  \"files\": [", json!(self.room));
+        let mut first = true;
+        for id in &self.order {
+            let text = match self.entries.get(id) {
+                Some(Entry::Open(record)) => self.render(record),
+                Some(Entry::Closed(text)) => text.to_string(),
+                None => continue,
+            };
+            out.push_str(if first { "\n    " } else { ",\n    " });
+            out.push_str(&text);
+            first = false;
+        }
+        out.push_str("\n  ]\n}");
+        out
     }
 }
 
@@ -168,6 +205,7 @@ fn apply_event(state: &mut State, ev: FileEvent) -> bool {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         if actual != requested {
+            state.rename_closed(file, &actual);
             state.renames.insert(file, actual);
             return state.entries.contains_key(&file);
         }
@@ -188,7 +226,7 @@ async fn write(state: &mut State) {
                 Err(e) => return Err((dir.join(format!("{stem}.json")), e)),
             },
         };
-        let bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
+        let bytes = doc.into_bytes();
         match write_atomic(&path, &bytes) {
             Ok(()) => Ok(path),
             Err(e) => {
@@ -242,7 +280,70 @@ fn manifest_stem(prefix: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::manifest_stem;
+    use super::*;
+    use roomrec_core::media::recorder::FrameCounts;
+
+    fn record(id: u64, event: &'static str) -> Box<FileRecord> {
+        Box::new(FileRecord {
+            event,
+            file_id: id,
+            file: format!("r_s{id}_1.webm"),
+            stream_id: format!("s{id}"),
+            stream_name: format!("s{id}"),
+            role: "main".into(),
+            label: "\"quoted\" guest".into(),
+            container: "webm",
+            video_codec: Some("vp8"),
+            audio_codec: Some("opus"),
+            resolutions: Vec::new(),
+            start_wall: "2026-01-01T00:00:00.000Z".into(),
+            start_unix_ms: 1,
+            end_wall: (event == "close").then(|| "2026-01-01T00:00:01.000Z".into()),
+            end_unix_ms: (event == "close").then_some(1001),
+            frames: FrameCounts {
+                video: 30,
+                audio: 50,
+            },
+            duration_ms: 1000,
+            clock: "arrival",
+            complete: event == "close",
+        })
+    }
+
+    #[test]
+    fn closed_records_are_kept_as_text_and_the_document_is_json() {
+        let mut state = State {
+            dir: PathBuf::new(),
+            stem: "r_manifest".into(),
+            path: None,
+            room: "room \"1\"".into(),
+            order: Vec::new(),
+            entries: HashMap::new(),
+            renames: HashMap::new(),
+        };
+        let empty: Value = serde_json::from_str(&state.document()).unwrap();
+        assert_eq!(empty["files"], json!([]));
+        state.add(record(1, "open"));
+        state.add(record(2, "open"));
+        state.add(record(1, "close"));
+        assert!(matches!(state.entries[&FileId(1)], Entry::Closed(_)));
+        // A counter appended on disk after the closing record was rendered.
+        let renamed = FileEvent::Opened {
+            file: FileId(1),
+            requested: "r_s1_1.webm".into(),
+            path: PathBuf::from("/d/r_s1_1_1.webm"),
+        };
+        assert!(apply_event(&mut state, renamed));
+        let doc: Value = serde_json::from_str(&state.document()).unwrap();
+        assert_eq!(doc["room"], "room \"1\"");
+        let files = doc["files"].as_array().unwrap();
+        assert_eq!(files.len(), 2);
+        assert_eq!(files[0]["file"], "r_s1_1_1.webm");
+        assert_eq!(files[0]["complete"], true);
+        assert_eq!(files[0]["label"], "\"quoted\" guest");
+        assert_eq!(files[1]["event"], "open");
+        assert_eq!(files[1]["frames"]["video"], 30);
+    }
 
     #[test]
     fn prefix_becomes_a_plain_name() {

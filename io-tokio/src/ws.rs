@@ -104,7 +104,7 @@ impl WsClient {
 }
 
 /// rustls with the Mozilla roots shipped in webpki-roots; verification stays on.
-fn default_tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
+pub(crate) fn default_tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());

@@ -48,6 +48,36 @@ pub(crate) struct ViewerConn {
     pub answers: u32,
     /// Data-channel messages for the owner, which answers them (sealing with its IV source).
     pub events: VecDeque<ConnEvent>,
+    /// What was handed to str0m, by kind (load generators check recordings against it).
+    pub counts: SentCounts,
+}
+
+/// Which kinds of track are not sent right now.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Muted {
+    pub video: bool,
+    pub audio: bool,
+}
+
+/// Frames handed to str0m on one or more connections, by kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SentCounts {
+    /// Video frames (the first one a keyframe).
+    pub video: u64,
+    /// Audio frames, all of them.
+    pub audio: u64,
+    /// Audio frames sent while no video frame had been sent yet: a recorder starting its file on
+    /// the first keyframe need not have them.
+    pub audio_before_video: u64,
+}
+
+impl SentCounts {
+    /// Adds `other` (another connection's counts).
+    pub fn add(&mut self, other: SentCounts) {
+        self.video += other.video;
+        self.audio += other.audio;
+        self.audio_before_video += other.audio_before_video;
+    }
 }
 
 pub(crate) enum ConnEvent {
@@ -112,6 +142,7 @@ impl ViewerConn {
             closed: false,
             answers: 0,
             events: VecDeque::new(),
+            counts: SentCounts::default(),
         };
         (conn, sdp)
     }
@@ -272,7 +303,7 @@ impl ViewerConn {
         &mut self,
         now: Instant,
         tracks: &[Track],
-        video_muted: bool,
+        muted: Muted,
         out: &mut VecDeque<PublisherOutput>,
     ) {
         if self.rtc.handle_input(Input::Timeout(now)).is_err() {
@@ -280,7 +311,7 @@ impl ViewerConn {
             return;
         }
         self.drain(now, out);
-        self.send_due_frames(now, tracks, video_muted);
+        self.send_due_frames(now, tracks, muted);
         self.drain(now, out);
     }
 
@@ -336,7 +367,7 @@ impl ViewerConn {
         self.rtc.is_connected() && self.pending.is_none() && !self.sending.is_empty()
     }
 
-    fn send_due_frames(&mut self, now: Instant, tracks: &[Track], video_muted: bool) {
+    fn send_due_frames(&mut self, now: Instant, tracks: &[Track], muted: Muted) {
         if !self.can_send() {
             return;
         }
@@ -350,8 +381,11 @@ impl ViewerConn {
             while due_at(start, track, s) <= now {
                 let frame = &track.frames[s.next];
                 let rtp = s.base + s.loops * track.period + frame.time;
-                let muted = video_muted && track.codec.kind() == TrackKind::Video;
-                if muted {
+                let skip = match track.codec.kind() {
+                    TrackKind::Video => muted.video,
+                    TrackKind::Audio => muted.audio,
+                };
+                if skip {
                     s.need_keyframe = true;
                 } else if let Some(pt) = pt.filter(|_| !s.need_keyframe || frame.keyframe) {
                     s.need_keyframe = false;
@@ -364,6 +398,7 @@ impl ViewerConn {
                             .is_ok()
                         {
                             s.sent += 1;
+                            count(&mut self.counts, track.codec.kind());
                         }
                     }
                 }
@@ -438,6 +473,17 @@ impl ViewerConn {
                 video: flag("video"),
             });
         }
+    }
+}
+
+fn count(counts: &mut SentCounts, kind: TrackKind) {
+    match kind {
+        TrackKind::Video => counts.video += 1,
+        TrackKind::Audio if counts.video == 0 => {
+            counts.audio += 1;
+            counts.audio_before_video += 1;
+        }
+        TrackKind::Audio => counts.audio += 1,
     }
 }
 

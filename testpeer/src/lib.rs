@@ -46,5 +46,6 @@ pub mod source;
 mod track;
 mod wire;
 
+pub use conn::SentCounts;
 pub use publisher::{Publisher, PublisherConfig, PublisherInput, PublisherOutput};
 pub use track::{SourceFrame, Track};

@@ -10,7 +10,7 @@ use roomrec_core::signaling::{
 };
 use serde_json::json;
 
-use crate::conn::{ConnEvent, ViewerConn};
+use crate::conn::{ConnEvent, Muted, SentCounts, ViewerConn};
 use crate::wire::{PublisherIncoming, PublisherWire};
 use crate::Track;
 
@@ -110,9 +110,10 @@ pub struct Publisher {
     conns: Vec<ViewerConn>,
     out: VecDeque<PublisherOutput>,
     signaling_up: bool,
-    video_muted: bool,
+    muted: Muted,
     hung_up: bool,
     answers_of_closed: u32,
+    counts_of_closed: SentCounts,
 }
 
 impl Publisher {
@@ -143,9 +144,10 @@ impl Publisher {
             conns: Vec::new(),
             out: VecDeque::new(),
             signaling_up: false,
-            video_muted: false,
+            muted: Muted::default(),
             hung_up: false,
             answers_of_closed: 0,
+            counts_of_closed: SentCounts::default(),
         };
         if publisher.config.scene {
             publisher.make_scene();
@@ -198,7 +200,12 @@ impl Publisher {
 
     /// Stop (true) or resume (false) sending video; resumes on the next keyframe, like a camera.
     pub fn set_video_muted(&mut self, muted: bool) {
-        self.video_muted = muted;
+        self.muted.video = muted;
+    }
+
+    /// Stop (true) or resume (false) sending audio.
+    pub fn set_audio_muted(&mut self, muted: bool) {
+        self.muted.audio = muted;
     }
 
     /// Hang up like the web app: `videoMuted`+`bye`, then `bye`, on every data channel.
@@ -303,6 +310,15 @@ impl Publisher {
         self.conns.iter().map(|c| c.frames_sent()).sum()
     }
 
+    /// Frames handed to str0m so far by kind, over all connections ever made.
+    pub fn sent_counts(&self) -> SentCounts {
+        let mut total = self.counts_of_closed;
+        for c in &self.conns {
+            total.add(c.counts);
+        }
+        total
+    }
+
     fn signaling_up(&mut self) {
         self.signaling_up = true;
         if !self.hung_up {
@@ -373,7 +389,7 @@ impl Publisher {
     fn timeout(&mut self, now: Instant) {
         let mut out = VecDeque::new();
         for c in self.conns.iter_mut().filter(|c| !c.closed) {
-            c.timeout(now, &self.tracks, self.video_muted, &mut out);
+            c.timeout(now, &self.tracks, self.muted, &mut out);
         }
         self.out.extend(out);
         self.process_conn_events(now);
@@ -472,6 +488,9 @@ impl Publisher {
             .filter(|c| c.closed)
             .map(|c| c.answers)
             .sum::<u32>();
+        for c in self.conns.iter().filter(|c| c.closed) {
+            self.counts_of_closed.add(c.counts);
+        }
         self.conns.retain(|c| !c.closed);
     }
 

@@ -75,6 +75,12 @@ impl Plays {
         self.pending.remove(stream);
     }
 
+    /// Streams with a pending `play`.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
     pub fn clear(&mut self) {
         self.pending.clear();
     }
