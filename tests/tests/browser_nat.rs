@@ -73,7 +73,13 @@ fn chromium_behind_nat_recorded_through_stun() {
     }
     for (stream, codec) in GUESTS {
         // 320x240@15 for 8 s: ~120 video frames; Opus: 50 a second.
-        check_one_recording(run.dir.path(), &format!("nat_{stream}_"), codec, 60, 250);
+        let info = check_one_recording(run.dir.path(), &format!("nat_{stream}_"), codec, 60, 250);
+        let frames = |kind: &str| info.stream(kind).map_or(0, |s| s.frames);
+        eprintln!(
+            "{stream}: {codec} {} video frames, opus {} audio frames, decodes cleanly",
+            frames("video"),
+            frames("audio")
+        );
     }
     let pairs: Vec<&str> = run
         .log
