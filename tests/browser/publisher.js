@@ -4,7 +4,9 @@
 // URL parameters: room, push (stream id), label, password (absent: VDO.Ninja's default; false/0/off:
 // none), ws (relay URL), vcodec (h264|vp8|vp9: the only video codec offered), audio=0 / video=0,
 // hangupAfter=S / rejoinAfter=S (hang up S s after joining, come back with a new id S s later),
-// width/height/fps (camera constraints, default 320x240@15).
+// width/height/fps (camera constraints, default 320x240@15), stun (a STUN server URL for
+// RTCPeerConnection's iceServers, e.g. stun:203.0.113.1:3478; repeatable; absent: none, host
+// candidates only).
 "use strict";
 
 (function () {
@@ -29,6 +31,7 @@
     width: num("width", 320),
     height: num("height", 240),
     fps: num("fps", 15),
+    stun: params.getAll("stun").filter((u) => u),
   };
 
   // Everything the harness reads (over CDP) lives here.
@@ -143,7 +146,8 @@
       if (old.pc.connectionState === "connected") return log(`already connected to ${viewer}`);
       closePeer(old, "replaced by a new offer");
     }
-    const pc = new RTCPeerConnection({ iceServers: [] });
+    const iceServers = cfg.stun.length ? [{ urls: cfg.stun }] : [];
+    const pc = new RTCPeerConnection({ iceServers });
     const peer = {
       viewer,
       session: C.randomId(10),
@@ -168,6 +172,8 @@
         connectedAt: null,
         mediaAt: null,
         closedAt: null,
+        // The candidate pair Chromium selected, once connected: {local, remote} as "type addr:port".
+        pair: null,
       },
     };
     peer.summary.session = peer.session;
@@ -195,12 +201,33 @@
     };
     pc.onconnectionstatechange = () => {
       peer.summary.connection = pc.connectionState;
-      if (pc.connectionState === "connected" && !peer.summary.connectedAt) peer.summary.connectedAt = Date.now();
+      if (pc.connectionState === "connected" && !peer.summary.connectedAt) {
+        peer.summary.connectedAt = Date.now();
+        selectedPair(pc)
+          .then((pair) => (peer.summary.pair = pair))
+          .catch((e) => fail("stats", e));
+      }
       countConnected();
       if (pc.connectionState === "failed") fail("peer", `connection to ${viewer} failed`);
     };
     await pc.setLocalDescription(await pc.createOffer());
     await sendDescription(peer, "ws");
+  }
+
+  // The selected candidate pair from getStats: which of our candidates and the viewer's carry the media.
+  async function selectedPair(pc) {
+    const stats = await pc.getStats();
+    let pairId = null;
+    stats.forEach((s) => {
+      if (s.type === "transport" && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;
+    });
+    const pair = pairId && stats.get(pairId);
+    if (!pair) return null;
+    const describe = (id) => {
+      const c = stats.get(id);
+      return c ? `${c.candidateType} ${c.address}:${c.port}` : null;
+    };
+    return { local: describe(pair.localCandidateId), remote: describe(pair.remoteCandidateId) };
   }
 
   function countConnected() {

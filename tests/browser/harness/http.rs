@@ -1,20 +1,52 @@
-//! A tiny static HTTP server on 127.0.0.1 for the publisher page (plain files from one directory).
+//! A tiny static HTTP server for the publisher page (plain files from one directory), on 127.0.0.1
+//! of the network namespace it starts in.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Serves the files directly inside `dir` until the process exits; returns the address.
 pub fn serve(dir: PathBuf) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the page server");
-    let addr = listener.local_addr().expect("page server address");
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let dir = dir.clone();
-            std::thread::spawn(move || handle(stream, &dir));
-        }
-    });
+    let server = PageServer::start(dir);
+    let addr = server.addr;
+    std::mem::forget(server);
     addr
+}
+
+/// A page server on 127.0.0.1 of the calling thread's network namespace, stopped on drop (drop
+/// it in the same namespace: it wakes its accept loop with a connection to itself).
+pub struct PageServer {
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+}
+
+impl PageServer {
+    pub fn start(dir: PathBuf) -> PageServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the page server");
+        let addr = listener.local_addr().expect("page server address");
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                if stopped.load(Ordering::Relaxed) {
+                    break;
+                }
+                let dir = dir.clone();
+                std::thread::spawn(move || handle(stream, &dir));
+            }
+        });
+        PageServer { addr, stop }
+    }
+}
+
+impl Drop for PageServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+    }
 }
 
 fn handle(mut stream: TcpStream, dir: &Path) {
