@@ -18,7 +18,7 @@
 //! media is the publisher's server-reflexive address, as the recorder's log and Chromium's
 //! `getStats` both say. With `--stun false` the recorder offers only 10.2.0.2, nothing connects,
 //! and the log says to use `--stun`. Both NATs also drop what is sent to the router itself, as a
-//! home router does ([`router_firewall`]): without that, Linux NAT races the two sides' first
+//! home router does (`netns::Nat::Cone` drops unsolicited packets): without that, Linux NAT races the two sides' first
 //! checks into a port clash and the hole punch fails (measured: no connection in 15 s). The page server, Chromium and the CDP client run on a thread
 //! of this test inside `pub` (everything it starts stays there), the relay on one inside `inet`.
 //! Docs: docs/BROWSER.md.
@@ -57,7 +57,6 @@ fn chromium_behind_nat_recorded_through_stun() {
     let Some(topology) = Topology::create(Nat::Cone, Nat::Cone) else {
         return;
     };
-    router_firewall(&topology);
     let _coturn = Coturn::start(&topology);
     let stun = stun_url(SERVER_1);
     let started = Instant::now();
@@ -137,26 +136,6 @@ fn chromium_behind_nat_recorded_through_stun() {
         eprintln!("without --stun: {line}");
     }
     eprintln!("{TEST}: {:.1} s in all", started.elapsed().as_secs_f64());
-}
-
-/// A home router's firewall on both NATs: nothing gets to the router itself unless it answers
-/// what the router sent. Without it an unanswered check that reaches a NAT before its host has
-/// sent to that peer is delivered to the router (ICMP port unreachable) and its conntrack entry
-/// stays: the host's own packet to that peer then clashes with it and masquerade moves it to
-/// another port, so the hole punched toward the other side never matches.
-fn router_firewall(topology: &Topology) {
-    for role in [Role::NatA, Role::NatB] {
-        topology.nft(
-            role,
-            "table inet router {
-               chain input {
-                 type filter hook input priority filter; policy drop;
-                 iifname \"lo\" accept;
-                 ct state established,related accept;
-               }
-             }\n",
-        );
-    }
 }
 
 /// One run's results.

@@ -136,7 +136,10 @@ fn symmetric_nats_are_crossed_only_with_turn() {
     let coturn = public_turn_server(&topology);
     let ca = coturn.ca_path().display().to_string();
     let report = check_network(&topology, &turn_url("tcp"));
-    assert!(report.contains("symmetric): guests behind NAT need --turn"), "{report}");
+    assert!(
+        report.contains("symmetric): guests behind NAT need --turn"),
+        "{report}"
+    );
     assert!(report.contains("allocated 203.0.113.1:"), "{report}");
     let stun = stun_url(SERVER_1);
     // STUN alone does not help: each destination sees another mapping.
