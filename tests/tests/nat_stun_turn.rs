@@ -65,7 +65,33 @@ fn record(topology: &Topology, args: &[String], publish: Duration) -> (tempfile:
     for line in log.lines().filter(|l| l.contains("candidate pair")) {
         eprintln!("{line}");
     }
+    for (stream, _) in STREAMS {
+        if let Some(ms) = offer_to_file_ms(&log, stream) {
+            eprintln!("{stream}: offer -> file with its first frame: {ms:.0} ms");
+        }
+    }
     (dir, log)
+}
+
+/// From the log's timestamps: the first offer of `stream` to its first recording (the file is
+/// opened with the first keyframe, so its first frame is on disk then).
+fn offer_to_file_ms(log: &str, stream: &str) -> Option<f64> {
+    let seconds = |line: &str| -> Option<f64> {
+        let time = line.split_whitespace().next()?.split('T').nth(1)?;
+        let mut parts = time.trim_end_matches('Z').split(':');
+        let h: f64 = parts.next()?.parse().ok()?;
+        let m: f64 = parts.next()?.parse().ok()?;
+        let s: f64 = parts.next()?.parse().ok()?;
+        Some((h * 60.0 + m) * 60.0 + s)
+    };
+    let first = |needle: &str| log.lines().find(|l| l.contains(needle)).and_then(seconds);
+    let stream_field = format!("stream={stream}");
+    let offer = log
+        .lines()
+        .find(|l| l.contains("offer received") && l.contains(&stream_field))
+        .and_then(seconds)?;
+    let file = first(&format!("recording started file=nat_{stream}_"))?;
+    Some((file - offer) * 1000.0)
 }
 
 fn check_both_recorded(dir: &std::path::Path, how: &str, log: &str) {
