@@ -40,7 +40,7 @@ pub(crate) async fn run_connection(
     commands: mpsc::UnboundedReceiver<ConnectionCommand>,
 ) {
     let sockets = bind_sockets(&netif::ice_addresses(&ctx.ice_ips)).await;
-    let local_addrs: Vec<SocketAddr> = sockets.iter().map(|(a, _)| *a).collect();
+    let local_addrs: Vec<SocketAddr> = sockets.iter().map(|s| s.local).collect();
     let handle = start.handle;
     let connection = Connection::new(Instant::now(), SystemTime::now(), *start, &local_addrs);
     let mut task = ConnectionLoop {
@@ -58,25 +58,43 @@ pub(crate) async fn run_connection(
     }
 }
 
-async fn bind_sockets(ips: &[IpAddr]) -> Vec<(SocketAddr, UdpSocket)> {
+/// One UDP socket per address: tokio's for receiving, a clone of it for sending (a plain
+/// non-blocking send: tokio's `try_send_to` refuses until the reactor has seen the socket writable,
+/// which loses a fresh connection's first STUN and TURN requests).
+async fn bind_sockets(ips: &[IpAddr]) -> Vec<LocalSocket> {
     let mut out = Vec::new();
     for ip in ips {
-        match UdpSocket::bind(SocketAddr::new(*ip, 0))
-            .await
-            .and_then(|s| Ok((s.local_addr()?, s)))
-        {
-            Ok(pair) => out.push(pair),
+        match bind_one(SocketAddr::new(*ip, 0)) {
+            Ok(socket) => out.push(socket),
             Err(e) => tracing::warn!("cannot bind a UDP socket on {ip}: {e}"),
         }
     }
     out
 }
 
+fn bind_one(addr: SocketAddr) -> io::Result<LocalSocket> {
+    let socket = std::net::UdpSocket::bind(addr)?;
+    socket.set_nonblocking(true)?;
+    let sender = socket.try_clone()?;
+    let local = socket.local_addr()?;
+    Ok(LocalSocket {
+        local,
+        receiver: UdpSocket::from_std(socket)?,
+        sender,
+    })
+}
+
+struct LocalSocket {
+    local: SocketAddr,
+    receiver: UdpSocket,
+    sender: std::net::UdpSocket,
+}
+
 struct ConnectionLoop {
     ctx: Arc<ShellContext>,
     handle: ConnectionHandle,
     connection: Connection,
-    sockets: Vec<(SocketAddr, UdpSocket)>,
+    sockets: Vec<LocalSocket>,
     /// TCP streams to TURN servers.
     streams: Streams,
     files: RecorderFiles,
@@ -94,7 +112,7 @@ impl ConnectionLoop {
                 (idx, res) = recv_any(&self.sockets, &mut buf, &mut next_socket) => match res {
                     Ok((len, source)) => ConnectionInput::Datagram {
                         source,
-                        destination: self.sockets[idx].0,
+                        destination: self.sockets[idx].local,
                         contents: buf[..len].to_vec(),
                     },
                     Err(e) => {
@@ -161,12 +179,12 @@ impl ConnectionLoop {
     }
 
     fn transmit(&self, source: SocketAddr, destination: SocketAddr, contents: &[u8]) {
-        let Some((_, socket)) = self.sockets.iter().find(|(a, _)| *a == source) else {
+        let Some(socket) = self.sockets.iter().find(|s| s.local == source) else {
             tracing::debug!(handle = %self.handle, %source, "transmit from an address we have no socket for");
             return;
         };
         // UDP may drop: a full send buffer loses this datagram rather than stalling the task.
-        if let Err(e) = socket.try_send_to(contents, destination) {
+        if let Err(e) = socket.sender.send_to(contents, destination) {
             tracing::debug!(handle = %self.handle, %destination, "UDP send failed: {e}");
         }
     }
@@ -175,7 +193,7 @@ impl ConnectionLoop {
 /// Next datagram from any socket (round-robin so one busy socket cannot starve the others).
 /// Without sockets it never completes (the connection closes by itself then).
 async fn recv_any(
-    sockets: &[(SocketAddr, UdpSocket)],
+    sockets: &[LocalSocket],
     buf: &mut [u8],
     next: &mut usize,
 ) -> (usize, io::Result<(usize, SocketAddr)>) {
@@ -184,7 +202,7 @@ async fn recv_any(
         for i in 0..n {
             let idx = (*next + i) % n;
             let mut rb = ReadBuf::new(&mut *buf);
-            match sockets[idx].1.poll_recv_from(cx, &mut rb) {
+            match sockets[idx].receiver.poll_recv_from(cx, &mut rb) {
                 Poll::Ready(res) => {
                     *next = (idx + 1) % n;
                     return Poll::Ready((idx, res.map(|src| (rb.filled().len(), src))));
