@@ -11,6 +11,17 @@ pub fn decode_errors(path: &Path) -> String {
     decode_errors_with(path, &[], &[])
 }
 
+/// [`decode_errors`] for WebRTC recordings, which are variable frame rate: frames keep their own
+/// timestamps (millisecond time base) instead of ffmpeg's guessed constant rate, whose rounding
+/// would report jitter as "non monotonically increasing dts".
+pub fn decode_errors_vfr(path: &Path) -> String {
+    decode_errors_with(
+        path,
+        &[],
+        &["-fps_mode", "passthrough", "-enc_time_base", "1/1000"],
+    )
+}
+
 /// [`decode_errors`] with options before the input (`-ss 2` to seek first) and after it
 /// (`-frames:v 1`, `-enc_time_base -1`). A run that fails says so in the result too, so an empty
 /// result always means ffmpeg decoded without a complaint.

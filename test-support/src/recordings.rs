@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::ffmpeg::decode_errors;
+use crate::ffmpeg::decode_errors_vfr;
 use crate::ffprobe::{probe, Probe};
 
 /// Recorded media files in `dir` whose name starts with `prefix`, sorted by name.
@@ -50,7 +50,7 @@ pub fn check_one_recording(
         "{prefix}: {} audio frames",
         audio.frames
     );
-    let errors = decode_errors(&files[0]);
+    let errors = decode_errors_vfr(&files[0]);
     assert!(errors.is_empty(), "{prefix}: decode errors: {errors}");
     info
 }
