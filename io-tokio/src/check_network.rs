@@ -138,7 +138,6 @@ pub async fn check_network(servers: &IceServers, ice_ips: &[IpAddr]) -> NetworkR
     let mut binding = BindingClient::new(start, pairs, &mut rng);
     let mut relays = TurnRelays::new(start, &turn, &locals);
     let mut streams = Streams::new();
-    let mut turn_pending = turn.len();
     let mut buf = vec![0u8; 4096];
     let deadline = start + DEADLINE;
     loop {
@@ -164,32 +163,9 @@ pub async fn check_network(servers: &IceServers, ice_ips: &[IpAddr]) -> NetworkR
                 .or_default()
                 .push((server, answer));
         }
-        while let Some(output) = relays.poll_output() {
-            match output {
-                RelayOutput::Transmit {
-                    source,
-                    destination,
-                    contents,
-                } => send(&sockets, source, destination, &contents),
-                RelayOutput::OpenStream { remote } => streams.open(remote),
-                RelayOutput::StreamSend { remote, contents } => streams.send(remote, contents),
-                RelayOutput::Allocated {
-                    server, relayed, ..
-                } => {
-                    report.turn.push((server, Ok(relayed)));
-                    turn_pending -= 1;
-                }
-                RelayOutput::Failed { server, reason } => {
-                    if !report.turn.iter().any(|(s, _)| *s == server) {
-                        report.turn.push((server, Err(reason)));
-                        turn_pending -= 1;
-                    }
-                }
-                RelayOutput::PeerData { .. } => {}
-            }
-        }
+        carry_relay_outputs(&mut relays, &sockets, &mut streams, &mut report);
         let now = Instant::now();
-        if (binding.is_done() && turn_pending == 0) || now >= deadline {
+        if (binding.is_done() && report.turn.len() == turn.len()) || now >= deadline {
             break;
         }
         let next = [
@@ -227,19 +203,38 @@ pub async fn check_network(servers: &IceServers, ice_ips: &[IpAddr]) -> NetworkR
     }
     // Release the allocations (best effort: the server expires them anyway).
     relays.close(Instant::now());
+    carry_relay_outputs(&mut relays, &sockets, &mut streams, &mut report);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    report
+}
+
+/// Sends what the relays ask for and records each server's outcome (once).
+fn carry_relay_outputs(
+    relays: &mut TurnRelays,
+    sockets: &[(SocketAddr, UdpSocket)],
+    streams: &mut Streams,
+    report: &mut NetworkReport,
+) {
     while let Some(output) = relays.poll_output() {
         match output {
             RelayOutput::Transmit {
                 source,
                 destination,
                 contents,
-            } => send(&sockets, source, destination, &contents),
+            } => send(sockets, source, destination, &contents),
+            RelayOutput::OpenStream { remote } => streams.open(remote),
             RelayOutput::StreamSend { remote, contents } => streams.send(remote, contents),
-            _ => {}
+            RelayOutput::Allocated {
+                server, relayed, ..
+            } => report.turn.push((server, Ok(relayed))),
+            RelayOutput::Failed { server, reason } => {
+                if !report.turn.iter().any(|(s, _)| *s == server) {
+                    report.turn.push((server, Err(reason)));
+                }
+            }
+            RelayOutput::PeerData { .. } => {}
         }
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    report
 }
 
 fn send(sockets: &[(SocketAddr, UdpSocket)], source: SocketAddr, to: SocketAddr, data: &[u8]) {

@@ -105,23 +105,14 @@ async fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
 
 /// Mozilla's roots (webpki-roots) plus the certificates in `extra_ca` (PEM).
 fn tls_config(extra_ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = extra_ca {
-        let certs = read_certs(path)?;
-        for cert in certs {
-            roots
-                .add(cert)
-                .map_err(|e| format!("--turn-ca {}: {e}", path.display()))?;
-        }
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup failed: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
+    let extra = match extra_ca {
+        Some(path) => read_certs(path)?,
+        None => Vec::new(),
+    };
+    crate::ws::client_tls_config(extra).map_err(|e| match extra_ca {
+        Some(path) => format!("--turn-ca {}: {e}", path.display()),
+        None => e,
+    })
 }
 
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {

@@ -105,8 +105,20 @@ impl WsClient {
 
 /// rustls with the Mozilla roots shipped in webpki-roots; verification stays on.
 pub(crate) fn default_tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
+    client_tls_config(Vec::new())
+}
+
+/// [`default_tls_config`] that also trusts `extra` (a private CA, e.g. `--turn-ca`).
+pub(crate) fn client_tls_config(
+    extra: Vec<rustls::pki_types::CertificateDer<'static>>,
+) -> Result<Arc<rustls::ClientConfig>, String> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for cert in extra {
+        roots
+            .add(cert)
+            .map_err(|e| format!("untrusted CA certificate: {e}"))?;
+    }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
