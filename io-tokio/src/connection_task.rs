@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use crate::files::{FileSink, RecorderFiles};
 use crate::manifest::ManifestSender;
 use crate::netif;
+use crate::status::{feed, StatusHub};
 use crate::streams::{StreamEvent, Streams};
 use crate::wake::wake_at;
 
@@ -31,6 +32,7 @@ pub(crate) struct ShellContext {
     pub files: FileSink,
     pub manifest: ManifestSender,
     pub reports: mpsc::UnboundedSender<(ConnectionHandle, ConnectionReport)>,
+    pub status: StatusHub,
 }
 
 /// Binds the sockets, builds the connection and runs it until it reports `Closed`.
@@ -158,7 +160,8 @@ impl ConnectionLoop {
                     let _ = self.ctx.reports.send((self.handle, report));
                 }
                 ConnectionOutput::Event(event) => {
-                    tracing::trace!(handle = %self.handle, ?event, "connection event")
+                    tracing::trace!(handle = %self.handle, ?event, "connection event");
+                    feed::connection_event(&self.ctx.status, self.handle, &event);
                 }
             }
         }
@@ -174,7 +177,10 @@ impl ConnectionLoop {
             FileOp::Write { file, bytes } => self.files.write(file, bytes),
             FileOp::Flush { file } => self.files.flush(file),
             FileOp::Finalize { file, patches } => self.files.finalize(file, patches),
-            FileOp::Record(record) => self.ctx.manifest.file_record(record),
+            FileOp::Record(record) => {
+                feed::file_record(&self.ctx.status, self.handle, &record);
+                self.ctx.manifest.file_record(record)
+            }
         }
     }
 

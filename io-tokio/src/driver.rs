@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::connection_task::{run_connection, ShellContext};
+use crate::status::Event;
 use crate::trace::SignalingTrace;
 use crate::wake::wake_at;
 use crate::ws::{WsClient, WsEvent};
@@ -36,6 +37,8 @@ pub(crate) struct Driver {
     generation: Option<u64>,
     /// Command channels of the running connection tasks.
     connections: HashMap<ConnectionHandle, mpsc::UnboundedSender<ConnectionCommand>>,
+    /// Stream id of each running connection, for status events.
+    stream_ids: HashMap<ConnectionHandle, String>,
     tasks: JoinSet<()>,
     /// Which connection each running task serves, to tell the room when one crashes.
     task_handles: HashMap<tokio::task::Id, ConnectionHandle>,
@@ -55,6 +58,7 @@ impl Driver {
             trace,
             generation: None,
             connections: HashMap::new(),
+            stream_ids: HashMap::new(),
             tasks: JoinSet::new(),
             task_handles: HashMap::new(),
         }
@@ -115,8 +119,15 @@ impl Driver {
     }
 
     fn on_report(&mut self, handle: ConnectionHandle, report: ConnectionReport) {
-        if matches!(report, ConnectionReport::Closed(_)) {
-            self.connections.remove(&handle);
+        if let ConnectionReport::Closed(reason) = &report {
+            if self.connections.remove(&handle).is_some() {
+                let stream_id = self.stream_ids.remove(&handle).unwrap_or_default();
+                self.ctx.status.emit(Event::GuestLeft {
+                    connection: handle.0,
+                    stream_id,
+                    reason: reason.to_string(),
+                });
+            }
         }
         self.input(RoomInput::FromConnection(handle, report));
     }
@@ -157,6 +168,12 @@ impl Driver {
                     let (tx, rx) = mpsc::unbounded_channel();
                     let handle = start.handle;
                     self.connections.insert(handle, tx);
+                    self.stream_ids.insert(handle, start.stream_id.clone());
+                    self.ctx.status.emit(Event::GuestJoined {
+                        connection: handle.0,
+                        stream_id: start.stream_id.clone(),
+                        label: None,
+                    });
                     let task = self
                         .tasks
                         .spawn(run_connection(self.ctx.clone(), start, rx));

@@ -14,10 +14,11 @@ pub mod options;
 pub mod relay;
 mod run;
 pub mod signals;
+pub mod status;
 mod streams;
 mod trace;
 mod wake;
 pub mod ws;
 
 pub use options::RecorderOptions;
-pub use run::{run, run_until, RunError};
+pub use run::{run, run_until, run_with_status, RunError};

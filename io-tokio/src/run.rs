@@ -16,6 +16,7 @@ use crate::driver::{Driver, Stop};
 use crate::files::FileSink;
 use crate::manifest::Manifest;
 use crate::options::{OptionsError, ValidOptions};
+use crate::status::{Event, StatusHub};
 use crate::trace::SignalingTrace;
 use crate::ws::{WsClient, WsConfig};
 
@@ -82,6 +83,17 @@ where
     RunError: From<O::Error>,
 {
     let options: ValidOptions = options.try_into()?;
+    let status = StatusHub::new(&options.room);
+    run_with_status(options, status, shutdown).await
+}
+
+/// [`run_until`], reporting into `status` (the live views read it); `status.request_stop` stops
+/// the recording like `shutdown` does.
+pub async fn run_with_status(
+    options: ValidOptions,
+    status: StatusHub,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
     let salt = options.salt.clone();
     let dialect = options.dialect;
     let trace = match &options.signaling_trace {
@@ -115,6 +127,7 @@ where
         files: files.clone(),
         manifest: manifest.sender(),
         reports: reports_tx,
+        status: status.clone(),
     });
     let room = Room::new(
         RoomConfig {
@@ -143,6 +156,19 @@ where
     let (ws, mut ws_events) = WsClient::spawn(WsConfig::new(options.server.clone()));
     let mut driver = Driver::new(room, ws, ctx, trace);
 
+    status.emit(Event::RecorderStarted {
+        room: options.room.clone(),
+        server: options.server.clone(),
+        output_dir: options.output_dir.display().to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    });
+    let stop_asked = status.clone();
+    let shutdown = async move {
+        tokio::select! {
+            () = shutdown => {}
+            why = stop_asked.stop_requested() => tracing::info!("stopping: {why}"),
+        }
+    };
     let stop = driver.run(&mut ws_events, &mut reports, shutdown).await;
     let deadline = tokio::time::Instant::now() + options.shutdown_timeout;
     let sessions_left = driver.shutdown(deadline).await;
@@ -154,6 +180,14 @@ where
     let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
     ws.close(remaining.max(Duration::from_millis(100))).await;
 
+    let reason = match (&stop, sessions_left + files_left) {
+        (_, 1..) => "shutdown timed out",
+        (Stop::Shutdown, _) => "shutdown",
+        (Stop::SignalingGone, _) => "signaling task stopped",
+    };
+    status.emit(Event::Stopped {
+        reason: reason.to_string(),
+    });
     if sessions_left > 0 || files_left > 0 {
         return Err(RunError::ShutdownTimeout {
             sessions: sessions_left,

@@ -60,7 +60,7 @@ pub use file::{WrittenFrame, FLUSH_INTERVAL, TICK_INTERVAL};
 pub use gate::KEYFRAME_RETRY;
 pub use group::{AUDIO_GRACE, OPEN_WAIT};
 pub use interleave::HOLD as INTERLEAVE_HOLD;
-pub use manifest::{FileRecord, FrameCounts, Resolution};
+pub use manifest::{rfc3339_ms, FileRecord, FrameCounts, Resolution};
 
 /// File groups per connection (camera + screen shares); tracks beyond are ignored.
 pub const MAX_GROUPS: usize = 4;

@@ -154,7 +154,7 @@ fn clamp_i64(v: i128) -> i64 {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ`; times outside years 0000..=9999 are clamped (garbage SRs).
-pub(crate) fn rfc3339_ms(unix_ms: i128) -> String {
+pub fn rfc3339_ms(unix_ms: i128) -> String {
     const MIN_MS: i128 = -62_167_219_200_000; // 0000-01-01T00:00:00Z
     const MAX_MS: i128 = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
     let ms = unix_ms.clamp(MIN_MS, MAX_MS) as i64;
