@@ -69,6 +69,9 @@ pub enum Command {
         /// Room password; false/0/off: none [default: VDO.Ninja's default]
         #[arg(long, value_name = "PASSWORD")]
         password: Option<String>,
+        /// Write status events as JSON lines (docs/EVENTS.md) to FILE, `-` for stdout
+        #[arg(long, value_name = "FILE|-")]
+        events: Option<String>,
     },
 }
 
@@ -141,6 +144,13 @@ pub struct RecordArgs {
     /// In the signaling trace, replace SDPs, ICE candidates and IVs with "<redacted>"
     #[arg(long, requires = "trace_signaling")]
     pub trace_redact: bool,
+    /// Write status events as JSON lines (docs/EVENTS.md) to FILE, `-` for stdout
+    /// [default: stdout when it is not a terminal]
+    #[arg(long, value_name = "FILE|-")]
+    pub events: Option<String>,
+    /// No events on stdout unless --events asks for them
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// What to run, every flag checked.

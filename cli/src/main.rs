@@ -6,10 +6,12 @@ mod loadgen_cmd;
 mod logging;
 mod relay_cmd;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
 use roomrec_core::signaling::Password;
+use roomrec_io_tokio::status::{EventsTarget, EventsWriter, StatusHub};
 
 use args::{Cli, Command, Mode};
 
@@ -20,6 +22,8 @@ fn main() -> ExitCode {
         Err(e) => return usage(e),
     };
     let verbose = cli.verbose;
+    let stdout_tty = std::io::stdout().is_terminal();
+    let events = EventsTarget::choose(cli.record.events.as_deref(), cli.record.quiet, stdout_tty);
     let mode = match cli.mode() {
         Ok(mode) => mode,
         Err(e) => return usage(e),
@@ -41,9 +45,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match mode {
-            Mode::Record(options) => roomrec_io_tokio::run(*options)
-                .await
-                .map_err(|e| e.to_string()),
+            Mode::Record(options) => record_main(*options, events).await,
             Mode::Command(Command::Relay(args)) => relay_cmd::relay_main(args).await,
             Mode::Command(Command::CheckNetwork {
                 stun,
@@ -58,7 +60,11 @@ fn main() -> ExitCode {
                 output_dir,
                 dialect,
                 password,
-            }) => demo_main(seconds, output_dir, dialect, password).await,
+                events,
+            }) => {
+                let events = EventsTarget::choose(events.as_deref(), true, stdout_tty);
+                demo_main(seconds, output_dir, dialect, password, events).await
+            }
         }
     });
     // Session tasks may still be winding down after a missed deadline: do not wait for them.
@@ -80,6 +86,34 @@ fn finish(result: Result<(), String>) -> ExitCode {
 fn usage(e: clap::Error) -> ExitCode {
     let _ = e.print();
     ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
+}
+
+/// Records with the live views the flags ask for.
+async fn record_main(
+    options: roomrec_io_tokio::options::ValidOptions,
+    events: Option<EventsTarget>,
+) -> Result<(), String> {
+    let hub = StatusHub::new(options.room());
+    let writer = start_events(&hub, events.as_ref())?;
+    let shutdown = roomrec_io_tokio::signals::shutdown_signal();
+    let result = roomrec_io_tokio::run_with_status(options, hub, shutdown).await;
+    finish_events(writer);
+    result.map_err(|e| e.to_string())
+}
+
+fn start_events(
+    hub: &StatusHub,
+    target: Option<&EventsTarget>,
+) -> Result<Option<EventsWriter>, String> {
+    target
+        .map(|t| EventsWriter::start(hub, t).map_err(|e| e.to_string()))
+        .transpose()
+}
+
+fn finish_events(writer: Option<EventsWriter>) {
+    if let Some(Err(e)) = writer.map(EventsWriter::finish) {
+        eprintln!("roomrec: writing events failed: {e}");
+    }
 }
 
 async fn check_network_main(
@@ -107,6 +141,7 @@ async fn demo_main(
     output_dir: std::path::PathBuf,
     dialect: roomrec_core::signaling::Dialect,
     password: Option<String>,
+    events: Option<EventsTarget>,
 ) -> Result<(), String> {
     std::fs::create_dir_all(&output_dir)
         .map_err(|e| format!("cannot create {}: {e}", output_dir.display()))?;
@@ -120,9 +155,12 @@ async fn demo_main(
         dialect,
         password: Password::parse(password.as_deref()),
     };
-    roomrec_io_tokio::demo::run_demo(options, roomrec_io_tokio::signals::shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())?;
+    let hub = StatusHub::new(roomrec_io_tokio::demo::ROOM);
+    let writer = start_events(&hub, events.as_ref())?;
+    let interrupted = roomrec_io_tokio::signals::shutdown_signal();
+    let result = roomrec_io_tokio::demo::run_demo_with_status(options, hub, interrupted).await;
+    finish_events(writer);
+    result.map_err(|e| e.to_string())?;
     let mut names: Vec<String> = std::fs::read_dir(&output_dir)
         .map_err(|e| e.to_string())?
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))

@@ -120,13 +120,16 @@ impl Driver {
 
     fn on_report(&mut self, handle: ConnectionHandle, report: ConnectionReport) {
         if let ConnectionReport::Closed(reason) = &report {
-            if self.connections.remove(&handle).is_some() {
-                let stream_id = self.stream_ids.remove(&handle).unwrap_or_default();
-                self.ctx.status.emit(Event::GuestLeft {
+            self.connections.remove(&handle);
+            // Once per connection (a failed task's stand-in report may follow its own).
+            if let Some(stream_id) = self.stream_ids.remove(&handle) {
+                let left = Event::GuestLeft {
                     connection: handle.0,
                     stream_id,
                     reason: reason.to_string(),
-                });
+                };
+                // Held back until the guest's files are closed (`file_closed` comes first).
+                crate::status::feed::guest_left(&self.ctx.status, left);
             }
         }
         self.input(RoomInput::FromConnection(handle, report));
@@ -190,15 +193,24 @@ impl Driver {
 
     /// Tell the room to shut down, close what it did not close, and wait (until `deadline`) for
     /// every connection task to finalize its files. Returns how many tasks did not finish.
-    pub async fn shutdown(&mut self, deadline: tokio::time::Instant) -> usize {
+    pub async fn shutdown(
+        &mut self,
+        reports: &mut mpsc::UnboundedReceiver<Report>,
+        deadline: tokio::time::Instant,
+    ) -> usize {
         self.input(RoomInput::Shutdown);
         // Dropping the command channels closes every connection the room left open.
         self.connections.clear();
+        // Their reports still count: `guest_left` for each before `stopped`.
         while !self.tasks.is_empty() {
-            match tokio::time::timeout_at(deadline, self.tasks.join_next()).await {
-                Ok(_) => {}
-                Err(_) => break,
+            tokio::select! {
+                Some((handle, report)) = reports.recv() => self.on_report(handle, report),
+                Some(done) = self.tasks.join_next_with_id() => self.on_task_end(done),
+                _ = tokio::time::sleep_until(deadline) => break,
             }
+        }
+        while let Ok((handle, report)) = reports.try_recv() {
+            self.on_report(handle, report);
         }
         let left = self.tasks.len();
         self.tasks.abort_all();

@@ -207,6 +207,10 @@ impl ValidOptions {
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
+    /// The room being recorded.
+    pub fn room(&self) -> &str {
+        &self.room
+    }
 }
 
 /// Official dialect for the public VDO.Ninja servers, relay dialect for anything self-hosted.

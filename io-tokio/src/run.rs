@@ -16,7 +16,7 @@ use crate::driver::{Driver, Stop};
 use crate::files::FileSink;
 use crate::manifest::Manifest;
 use crate::options::{OptionsError, ValidOptions};
-use crate::status::{Event, StatusHub};
+use crate::status::{feed, Event, FileWatch, StatusHub};
 use crate::trace::SignalingTrace;
 use crate::ws::{WsClient, WsConfig};
 
@@ -117,6 +117,7 @@ pub async fn run_with_status(
         files.subscribe(),
         Duration::from_secs(1),
     );
+    let file_watch = FileWatch::spawn(status.clone(), files.subscribe());
     let (stun_servers, turn_servers) = options.ice_servers.resolve().await;
     if !stun_servers.is_empty() || !turn_servers.is_empty() {
         tracing::info!(stun = ?stun_servers, turn = ?turn_servers, relay_only = options.ice_servers.relay_only, "ICE servers");
@@ -171,11 +172,14 @@ pub async fn run_with_status(
     };
     let stop = driver.run(&mut ws_events, &mut reports, shutdown).await;
     let deadline = tokio::time::Instant::now() + options.shutdown_timeout;
-    let sessions_left = driver.shutdown(deadline).await;
+    let sessions_left = driver.shutdown(&mut reports, deadline).await;
     // Connection tasks are gone: every file record has been sent.
     let _ = tokio::time::timeout_at(deadline, manifest.finish()).await;
     let _ = tokio::time::timeout_at(deadline, files.wait_idle()).await;
     let files_left = files.open_files();
+    // Every closed file's `file_closed` and every `guest_left` before `stopped`.
+    file_watch.finish().await;
+    feed::finish(&status);
     let Driver { ws, .. } = driver;
     let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
     ws.close(remaining.max(Duration::from_millis(100))).await;

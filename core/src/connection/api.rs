@@ -323,6 +323,13 @@ impl fmt::Display for CandidateSummary {
 pub enum ConnectionEvent {
     /// ICE and DTLS are up.
     Connected,
+    /// ICE lost the publisher: the files stay open for a grace period, then the connection ends
+    /// (`Closed(IceDisconnected)`) unless ICE comes back first (`Reconnected`).
+    Disconnected,
+    /// ICE is back after `Disconnected`.
+    Reconnected,
+    /// Receive statistics, about once a second ([`super::STATS_INTERVAL`]) while open.
+    Stats(super::ConnectionStats),
     /// The publisher's display name (`info.label`).
     Label(String),
     /// The recorder asked the publisher for a keyframe (PLI) on this track.

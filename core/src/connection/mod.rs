@@ -22,6 +22,7 @@
 
 mod api;
 mod sdp;
+mod stats;
 mod webrtc;
 
 use std::collections::VecDeque;
@@ -30,6 +31,7 @@ use std::time::{Instant, SystemTime};
 
 use crate::ice::{BindingClient, BindingEvent, RelayOutput, TurnRelays};
 use crate::media::{MediaFrame, RecorderOutput, StreamRecorder, StreamRecorderConfig};
+use stats::StatsClock;
 use str0m::Candidate;
 use webrtc::{Webrtc, WebrtcOutput, WebrtcStart};
 
@@ -40,6 +42,7 @@ pub use api::{
     ReceivedFrame, SessionKey, StreamOp,
 };
 pub use sdp::MAX_ICE_UFRAG_LEN;
+pub use stats::{ConnectionStats, TrackStats, STATS_INTERVAL};
 
 /// One publisher's connection and recording. See the module docs for the call contract.
 pub struct Connection {
@@ -47,6 +50,7 @@ pub struct Connection {
     observe_frames: bool,
     webrtc: Webrtc,
     recorder: StreamRecorder,
+    stats: StatsClock,
     /// Server-reflexive candidates (STUN), when configured.
     stun: Option<BindingClient>,
     /// Relay candidates (TURN), when configured.
@@ -107,6 +111,7 @@ impl Connection {
             observe_frames,
             webrtc,
             recorder,
+            stats: StatsClock::new(now),
             stun,
             relays,
             out: VecDeque::new(),
@@ -169,6 +174,12 @@ impl Connection {
                         relays.handle_timeout(now);
                     }
                 }
+                if self.stats.is_due(now) {
+                    let recorded = self.recorder.recorded();
+                    let report = self.stats.report(now, self.webrtc.ingress(), recorded);
+                    self.out
+                        .push_back(ConnectionOutput::Event(ConnectionEvent::Stats(report)));
+                }
             }
         }
         self.drain(now, wall_now);
@@ -189,6 +200,7 @@ impl Connection {
             self.recorder.poll_timeout(),
             self.stun.as_ref().and_then(|s| s.poll_timeout()),
             self.relays.as_ref().and_then(|r| r.poll_timeout()),
+            Some(self.stats.poll_timeout()),
         ]
         .into_iter()
         .flatten()
@@ -309,6 +321,8 @@ impl Connection {
                 .out
                 .push_back(ConnectionOutput::Report(ConnectionReport::Answer { sdp })),
             WebrtcOutput::Connected => self.out.push_back(event(ConnectionEvent::Connected)),
+            WebrtcOutput::Disconnected => self.out.push_back(event(ConnectionEvent::Disconnected)),
+            WebrtcOutput::Reconnected => self.out.push_back(event(ConnectionEvent::Reconnected)),
             WebrtcOutput::Frame(frame) => {
                 if self.observe_frames {
                     self.out
@@ -423,8 +437,12 @@ impl Connection {
 
     fn on_recorder(&mut self, now: Instant, output: RecorderOutput) {
         let output = match output {
-            RecorderOutput::File(op) => ConnectionOutput::File(op),
+            RecorderOutput::File(op) => {
+                self.stats.file_op(&op);
+                ConnectionOutput::File(op)
+            }
             RecorderOutput::RequestKeyframe { track } => {
+                self.stats.keyframe_requested();
                 self.webrtc.request_keyframe(now, &track);
                 ConnectionOutput::Event(ConnectionEvent::KeyframeRequested { track })
             }

@@ -18,6 +18,7 @@ use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 
 use super::api::{CandidateSummary, CloseReason, ConnectionSettings, SessionKey};
 use super::sdp;
+use super::stats::{IngressCounters, STATS_INTERVAL};
 use crate::media::{Codec, MediaFrame, SenderClock};
 use crate::signaling::datachannel::{self, DcIncoming, ViewerRequest};
 use crate::signaling::{random_iv, Cipher, IceCandidate};
@@ -44,6 +45,10 @@ pub(crate) enum WebrtcOutput {
     Label(String),
     /// A candidate address of the publisher (TURN needs a permission for its IP).
     RemoteAddress(SocketAddr),
+    /// ICE lost the publisher; the connection ends unless it comes back within the grace period.
+    Disconnected,
+    /// ICE is back after `Disconnected`.
+    Reconnected,
     /// The last output: nothing follows.
     Closed(CloseReason),
 }
@@ -62,7 +67,10 @@ pub(crate) struct Webrtc {
     /// The candidate pair in use has been logged (first datagram sent after connecting).
     pair_logged: bool,
     disconnected_since: Option<Instant>,
+    /// `Disconnected` was reported and `Reconnected` not yet.
+    lost_reported: bool,
     rtc_timeout: Instant,
+    ingress: IngressCounters,
     /// What both sides offered, for the diagnosis when nothing connects.
     candidates: CandidateSummary,
     pending_problems: Vec<String>,
@@ -96,7 +104,10 @@ impl Webrtc {
     /// generator: a caller that wants reproducible runs seeds that thread (it owns it).
     pub fn new(now: Instant, start: WebrtcStart<'_>) -> Webrtc {
         let codec_order = sdp::video_codec_order(&start.settings.video_codecs, start.offer_sdp);
-        let mut builder = Rtc::builder().clear_codecs().enable_opus(true, false);
+        let mut builder = Rtc::builder()
+            .set_stats_interval(Some(STATS_INTERVAL))
+            .clear_codecs()
+            .enable_opus(true, false);
         for codec in &codec_order {
             builder = match codec {
                 Codec::H264 => builder.enable_h264(true),
@@ -119,7 +130,9 @@ impl Webrtc {
             connected: false,
             pair_logged: false,
             disconnected_since: None,
+            lost_reported: false,
             rtc_timeout: now,
+            ingress: IngressCounters::default(),
             candidates: CandidateSummary::default(),
             pending_problems: Vec::new(),
             answer_mid: "0".into(),
@@ -326,6 +339,11 @@ impl Webrtc {
         self.drain(now);
     }
 
+    /// What arrived so far, per track.
+    pub fn ingress(&self) -> &IngressCounters {
+        &self.ingress
+    }
+
     pub fn poll_output(&mut self) -> Option<WebrtcOutput> {
         self.out.pop_front()
     }
@@ -519,6 +537,15 @@ impl Webrtc {
             Event::IceConnectionStateChange(state) => match state {
                 IceConnectionState::Disconnected => {
                     self.disconnected_since.get_or_insert(now);
+                    if !std::mem::replace(&mut self.lost_reported, true) {
+                        self.out.push_back(WebrtcOutput::Disconnected);
+                    }
+                }
+                IceConnectionState::Connected | IceConnectionState::Completed => {
+                    self.disconnected_since = None;
+                    if std::mem::take(&mut self.lost_reported) {
+                        self.out.push_back(WebrtcOutput::Reconnected);
+                    }
                 }
                 _ => self.disconnected_since = None,
             },
@@ -551,10 +578,13 @@ impl Webrtc {
             // and would never report ICE trouble, so the session would live on without media.
             Event::Closed => self.close_later(CloseReason::RemoteClosed),
             Event::MediaData(data) => {
+                let seqs = (**data.seq_range.start(), **data.seq_range.end());
                 if let Some(frame) = to_frame(data) {
+                    self.ingress.frame(&frame, seqs.0, seqs.1);
                     self.out.push_back(WebrtcOutput::Frame(frame));
                 }
             }
+            Event::MediaIngressStats(stats) => self.ingress.ingress(&stats),
             _ => {}
         }
     }

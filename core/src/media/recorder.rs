@@ -262,6 +262,12 @@ impl StreamRecorder {
         self.out.pop_front()
     }
 
+    /// File time recorded so far in the longest open file (zero when none is open).
+    pub fn recorded(&self) -> Duration {
+        let ns = self.groups.iter().filter_map(|g| g.file.as_ref());
+        Duration::from_nanos(ns.map(|f| f.end_ns).max().unwrap_or(0))
+    }
+
     /// When to call [`handle_timeout`](StreamRecorder::handle_timeout) next; `None` while
     /// nothing is pending (before the first frame) and after [`finish`](StreamRecorder::finish).
     pub fn poll_timeout(&self) -> Option<Instant> {

@@ -9,8 +9,10 @@ use roomrec_core::media::Codec;
 use roomrec_core::signaling::{Dialect, Password};
 use roomrec_testpeer::PublisherConfig;
 
+use crate::options::ValidOptions;
 use crate::relay::spawn_relay;
-use crate::{run_until, RecorderOptions, RunError};
+use crate::status::StatusHub;
+use crate::{run_with_status, RecorderOptions, RunError};
 
 pub mod media;
 pub mod publisher_task;
@@ -29,7 +31,8 @@ pub struct DemoOptions {
 }
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
-const ROOM: &str = "roomrec-demo";
+/// The demo's room name.
+pub const ROOM: &str = "roomrec-demo";
 
 /// The publishers of the demo: one per codec roomrec records.
 pub const DEMO_STREAMS: [(&str, Codec); 4] = [
@@ -85,6 +88,15 @@ pub async fn run_demo(
     options: DemoOptions,
     interrupted: impl std::future::Future<Output = ()>,
 ) -> Result<(), RunError> {
+    run_demo_with_status(options, StatusHub::new(ROOM), interrupted).await
+}
+
+/// [`run_demo`], the recorder reporting into `status`.
+pub async fn run_demo_with_status(
+    options: DemoOptions,
+    status: StatusHub,
+    interrupted: impl std::future::Future<Output = ()>,
+) -> Result<(), RunError> {
     let (relay_addr, relay) = spawn_relay(SocketAddr::new(LOOPBACK, 0), options.dialect)
         .await
         .map_err(|e| RunError::Demo(format!("cannot start the relay: {e}")))?;
@@ -98,7 +110,8 @@ pub async fn run_demo(
         options.dialect,
         options.password.clone(),
     );
-    let recorder = tokio::spawn(run_until(recorder_options, async move {
+    let recorder_options: ValidOptions = recorder_options.try_into()?;
+    let recorder = tokio::spawn(run_with_status(recorder_options, status, async move {
         let _ = stop_rx.await;
     }));
     // Publishers arrive after the recorder, like guests joining a room being recorded.

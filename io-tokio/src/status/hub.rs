@@ -3,12 +3,13 @@
 //! Cheap to clone; every method is quick and never blocks on a reader.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{mpsc as std_mpsc, Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use roomrec_core::media::recorder::rfc3339_ms;
 use tokio::sync::{broadcast, watch};
 
+use super::files::FileJoin;
 use super::schema::{
     Event, EventLine, GuestState, GuestStatus, StatusSnapshot, Thumbnail, EVENTS_VERSION,
 };
@@ -30,6 +31,8 @@ struct Inner {
     started_wall: String,
     started: Instant,
     state: Mutex<State>,
+    /// Taken before `state` when both are.
+    files: Mutex<FileJoin>,
     events: broadcast::Sender<Arc<EventLine>>,
     stop: watch::Sender<Option<String>>,
 }
@@ -42,6 +45,8 @@ struct State {
     history: VecDeque<Arc<EventLine>>,
     thumbnails: HashMap<u64, Arc<Thumbnail>>,
     files_closed: u64,
+    /// Readers that must see every line ([`StatusHub::sink`]).
+    sinks: Vec<std_mpsc::Sender<Arc<EventLine>>>,
 }
 
 impl StatusHub {
@@ -54,6 +59,7 @@ impl StatusHub {
                 started_wall: rfc3339_ms(unix_ms_now()),
                 started: Instant::now(),
                 state: Mutex::new(State::default()),
+                files: Mutex::new(FileJoin::default()),
                 events,
                 stop,
             }),
@@ -62,6 +68,10 @@ impl StatusHub {
 
     fn state(&self) -> MutexGuard<'_, State> {
         self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn file_join(&self) -> MutexGuard<'_, FileJoin> {
+        self.inner.files.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Number, timestamp and publish an event; the guest rows follow it.
@@ -80,7 +90,17 @@ impl StatusHub {
         }
         state.history.push_back(line.clone());
         // Sent under the lock so every subscriber sees `seq` in order.
+        state.sinks.retain(|sink| sink.send(line.clone()).is_ok());
         let _ = self.inner.events.send(line);
+    }
+
+    /// Every later event, none ever dropped (an unbounded queue: events are few, a handful per
+    /// guest, so a stalled reader costs little memory, while a lost line would cost a file
+    /// writer its completeness). Stats updates are not events and never queue here.
+    pub fn sink(&self) -> std_mpsc::Receiver<Arc<EventLine>> {
+        let (tx, rx) = std_mpsc::channel();
+        self.state().sinks.push(tx);
+        rx
     }
 
     /// Change a guest's statistics (no event). Unknown connections are ignored.
@@ -211,6 +231,14 @@ impl State {
             Event::ConnectionLost { connection, .. } => {
                 if let Some(g) = self.guests.get_mut(connection) {
                     g.state = GuestState::Lost;
+                }
+            }
+            Event::ConnectionRestored { connection, .. } => {
+                if let Some(g) = self.guests.get_mut(connection) {
+                    g.state = match g.file {
+                        Some(_) => GuestState::Recording,
+                        None => GuestState::Waiting,
+                    };
                 }
             }
             Event::GuestLeft {

@@ -64,13 +64,16 @@ pub enum Event {
         stream_id: String,
         reason: String,
     },
+    /// ICE is back after `connection_lost`, within the grace period.
+    ConnectionRestored { connection: u64, stream_id: String },
     /// The connection ended; its files are finalized.
     GuestLeft {
         connection: u64,
         stream_id: String,
         reason: String,
     },
-    /// A file is complete. `record` is its manifest record.
+    /// A file is complete. `path` is the file on disk, `bytes` its size, `finalized` whether its
+    /// end was written cleanly (headers patched, synced); `record` is its manifest record.
     FileClosed {
         connection: Option<u64>,
         path: String,
@@ -78,9 +81,14 @@ pub enum Event {
         finalized: bool,
         record: Value,
     },
+    /// Something failed that the user should know about (a file that could not be created or
+    /// written); the recording goes on.
     Error {
         connection: Option<u64>,
         message: String,
+        /// The file concerned, if any.
+        #[serde(default)]
+        path: Option<String>,
     },
     /// The last event of a run.
     Stopped { reason: String },
@@ -130,6 +138,12 @@ pub struct GuestStatus {
     /// Frames written to the file (video + audio).
     pub frames_written: u64,
     pub keyframe_requests: u64,
+    /// Video keyframes received (cumulative).
+    #[serde(default)]
+    pub keyframes_received: u64,
+    /// Video is held back until a keyframe arrives (see the `keyframe_wait` event).
+    #[serde(default)]
+    pub waiting_for_keyframe: bool,
     /// Current file path (as created on disk) and its size so far.
     pub file: Option<String>,
     pub file_bytes: u64,

@@ -492,6 +492,9 @@ impl Observer {
             ConnectionEvent::FrameWritten { file, frame } => {
                 self.media.written(now, handle, *file, frame)
             }
+            ConnectionEvent::Disconnected
+            | ConnectionEvent::Reconnected
+            | ConnectionEvent::Stats(_) => Vec::new(),
         };
         self.violations(now, found);
     }

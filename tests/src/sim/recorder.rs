@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use roomrec_core::connection::{
     Connection, ConnectionEvent, ConnectionHandle, ConnectionInput, ConnectionOutput,
-    ConnectionReport, FileOp, ReceivedFrame, SessionKey,
+    ConnectionReport, ConnectionStats, FileOp, ReceivedFrame, SessionKey,
 };
 use roomrec_core::media::recorder::FileRecord;
 use roomrec_core::media::FileId;
@@ -61,6 +61,9 @@ pub struct RecorderNode {
     pub keep_frames: bool,
     /// Frames per stream id.
     pub frame_count: BTreeMap<String, u64>,
+    /// Every `ConnectionEvent::Stats`, with when and from whom, and the bytes its open
+    /// in-memory files held at that point.
+    pub stats: Vec<(Instant, ConnectionHandle, ConnectionStats, u64)>,
     /// How long a connection report takes to reach the room (the shell's channel and task switch).
     pub report_delay: Duration,
     reports: VecDeque<(Instant, ConnectionHandle, ConnectionReport)>,
@@ -98,6 +101,7 @@ impl RecorderNode {
             observer: Observer::new(view, now),
             keep_frames: true,
             frame_count: BTreeMap::new(),
+            stats: Vec::new(),
             report_delay: Duration::ZERO,
             reports: VecDeque::new(),
             ip,
@@ -282,6 +286,12 @@ impl RecorderNode {
                         }
                         ConnectionEvent::Label(label) => {
                             self.labels.insert(key.clone(), label);
+                        }
+                        ConnectionEvent::Stats(stats) => {
+                            let open = self.files.values().filter(|f| f.handle == handle);
+                            let open = open.filter(|f| !f.finalized);
+                            let bytes = open.map(|f| f.bytes.len() as u64).sum();
+                            self.stats.push((now, handle, stats, bytes));
                         }
                         _ => {}
                     }
