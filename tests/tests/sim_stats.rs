@@ -56,8 +56,13 @@ fn stats_come_once_a_second_and_count_what_was_sent() {
         t.expect("track reported")
     };
     let (video, audio) = (track(TrackKind::Video), track(TrackKind::Audio));
-    // Everything sent arrived (no loss on this network), frame for frame and byte for byte.
-    assert_eq!(video.frames, sent.video);
+    // Everything sent arrived (no loss on this network), frame for frame and byte for byte as
+    // str0m delivered it.
+    // (str0m hands out a video frame once the next one begins: the last one sent stays inside.)
+    assert!(
+        (sent.video - 1..=sent.video).contains(&video.frames),
+        "{sent:?} {video:?}"
+    );
     assert_eq!(audio.frames, sent.audio);
     let received = |mid: &str| -> (u64, u64) {
         let frames = sim.recorder.frames.iter().filter(|f| f.frame.track == mid);
@@ -101,7 +106,8 @@ fn stats_come_once_a_second_and_count_what_was_sent() {
     assert!(*open_file_bytes > 0);
     assert_eq!(last.total_file_bytes, last.file_bytes, "one file so far");
     let recorded = last.recorded.as_secs_f64();
-    assert!((4.0..=7.0).contains(&recorded), "recorded {recorded}");
+    // 6 s of media, minus the connection setup and the wait for a keyframe (every 2 s).
+    assert!((3.0..=6.0).contains(&recorded), "recorded {recorded}");
     // A busy interval: ~30 fps and ~50 audio frames a second, at a bitrate above zero.
     let busy = &stats[4].2;
     let fps = busy

@@ -231,3 +231,155 @@ impl FileWatch {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use roomrec_core::media::recorder::FrameCounts;
+    use roomrec_core::media::FileId;
+
+    use super::*;
+    use crate::status::EventLine;
+
+    fn record(file_id: u64, event: &'static str) -> FileRecord {
+        FileRecord {
+            event,
+            file_id,
+            file: format!("f{file_id}.webm"),
+            stream_id: "s".into(),
+            stream_name: "s".into(),
+            role: "main".into(),
+            label: String::new(),
+            container: "webm",
+            video_codec: Some("vp8"),
+            audio_codec: None,
+            resolutions: Vec::new(),
+            start_wall: String::new(),
+            start_unix_ms: 0,
+            end_wall: None,
+            end_unix_ms: None,
+            frames: FrameCounts::default(),
+            duration_ms: 0,
+            clock: "arrival",
+            complete: event == "close",
+        }
+    }
+
+    fn closed(file: u64, bytes: u64) -> FileEvent {
+        FileEvent::Closed {
+            file: FileId(file),
+            path: PathBuf::from(format!("/rec/f{file}_1.webm")),
+            bytes,
+            finalized: true,
+        }
+    }
+
+    fn left(connection: u64) -> Event {
+        Event::GuestLeft {
+            connection,
+            stream_id: "s".into(),
+            reason: "bye".into(),
+        }
+    }
+
+    fn types(rx: &std::sync::mpsc::Receiver<std::sync::Arc<EventLine>>) -> Vec<String> {
+        rx.try_iter()
+            .map(|l| {
+                let v = serde_json::to_value(&l.event).unwrap();
+                v["type"].as_str().unwrap().to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn guest_left_waits_for_the_writer_and_file_closed_joins_both_sides() {
+        let hub = StatusHub::new("room");
+        let rx = hub.sink();
+        let c = ConnectionHandle(4);
+        record_of(&hub, c, record(9, "open"));
+        record_of(&hub, c, record(9, "close"));
+        guest_left(&hub, left(4));
+        assert_eq!(
+            types(&rx),
+            Vec::<String>::new(),
+            "the writer is still at it"
+        );
+        file_event(&hub, closed(9, 1234));
+        let lines: Vec<_> = rx.try_iter().collect();
+        match &lines[0].event {
+            Event::FileClosed {
+                connection,
+                path,
+                bytes,
+                record,
+                ..
+            } => {
+                assert_eq!((*connection, *bytes), (Some(4), 1234));
+                assert_eq!(path, "/rec/f9_1.webm");
+                assert_eq!(record["file"], "f9_1.webm", "the name on disk");
+                assert_eq!(record["event"], "close");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            lines[1].event,
+            Event::GuestLeft { connection: 4, .. }
+        ));
+        assert_eq!(lines.len(), 2);
+    }
+
+    #[test]
+    fn a_writer_done_first_waits_for_the_closing_record() {
+        let hub = StatusHub::new("room");
+        let rx = hub.sink();
+        let c = ConnectionHandle(1);
+        record_of(&hub, c, record(2, "open"));
+        file_event(&hub, closed(2, 10));
+        assert!(types(&rx).is_empty());
+        record_of(&hub, c, record(2, "close"));
+        guest_left(&hub, left(1));
+        assert_eq!(types(&rx), ["file_closed", "guest_left"]);
+    }
+
+    #[test]
+    fn failures_are_errors_and_a_file_never_created_does_not_hold_the_guest() {
+        let hub = StatusHub::new("room");
+        let rx = hub.sink();
+        let c = ConnectionHandle(3);
+        record_of(&hub, c, record(5, "open"));
+        file_event(
+            &hub,
+            FileEvent::Failed {
+                file: FileId(5),
+                path: Some(PathBuf::from("/rec/f5.webm")),
+                error: "cannot create".into(),
+            },
+        );
+        guest_left(&hub, left(3));
+        assert_eq!(types(&rx), ["error", "guest_left"]);
+    }
+
+    #[test]
+    fn finish_reports_departures_whose_files_never_closed() {
+        let hub = StatusHub::new("room");
+        let rx = hub.sink();
+        record_of(&hub, ConnectionHandle(1), record(1, "open"));
+        file_event(
+            &hub,
+            FileEvent::Opened {
+                file: FileId(1),
+                requested: "f1.webm".into(),
+                path: PathBuf::from("/rec/f1.webm"),
+            },
+        );
+        guest_left(&hub, left(1));
+        assert!(types(&rx).is_empty());
+        finish(&hub);
+        assert_eq!(types(&rx), ["guest_left"]);
+    }
+
+    fn record_of(hub: &StatusHub, c: ConnectionHandle, r: FileRecord) {
+        super::record(hub, c, &r);
+    }
+}
