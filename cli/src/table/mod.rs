@@ -14,7 +14,7 @@ use std::time::Duration;
 use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::cursor::{Hide, Show};
 use ratatui::crossterm::execute;
-use ratatui::crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen};
+use ratatui::crossterm::terminal::{Clear, ClearType, EnterAlternateScreen, LeaveAlternateScreen};
 use ratatui::Terminal;
 use roomrec_io_tokio::status::StatusHub;
 
@@ -33,10 +33,15 @@ pub struct LiveTable {
 impl LiveTable {
     /// Switches to the alternate screen and draws `hub` until [`LiveTable::finish`].
     pub fn start(hub: StatusHub, log: Option<PathBuf>) -> io::Result<LiveTable> {
-        let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+        let terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
         let guard = Restore;
-        execute!(io::stdout(), EnterAlternateScreen, Hide)?;
-        terminal.clear()?;
+        // Not `terminal.clear()`: it asks the terminal where the cursor is, and waits for the answer.
+        execute!(
+            io::stdout(),
+            EnterAlternateScreen,
+            Hide,
+            Clear(ClearType::All)
+        )?;
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             restore_terminal();
@@ -47,6 +52,7 @@ impl LiveTable {
             .name("live-table".into())
             .spawn(move || {
                 let _guard = guard;
+                let mut terminal = terminal;
                 draw_until(&mut terminal, &hub, log.as_deref(), &stopped);
             })?;
         Ok(LiveTable { stop, thread })
