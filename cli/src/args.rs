@@ -291,7 +291,7 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let d = match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 && v < 1e12 => Duration::from_secs_f64(v),
+        Ok(v) if (0.0..1e12).contains(&v) => Duration::from_secs_f64(v),
         Ok(_) => return Err(format!("{s:?} is not a duration")),
         Err(_) => {
             humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e} (e.g. 90m, 2h, 30s)"))?
