@@ -30,6 +30,10 @@ pub struct Cli {
     /// More logging: -v debug, -vv trace (RUST_LOG overrides)
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    /// No live table on a terminal (logs stay on stderr) and no events on stdout unless --events
+    /// asks for them
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -148,9 +152,21 @@ pub struct RecordArgs {
     /// [default: stdout when it is not a terminal]
     #[arg(long, value_name = "FILE|-")]
     pub events: Option<String>,
-    /// No events on stdout unless --events asks for them
-    #[arg(long)]
-    pub quiet: bool,
+    /// Stop (finalize every file, exit 0) after this long: 90m, 2h, 1h30m, 45s; a bare number is
+    /// seconds
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub max_duration: Option<Duration>,
+    /// Stop (finalize, exit 0) once the room has had no publisher for this long, counted from when
+    /// the last one left; before the first publisher comes it waits however long. Seconds, or
+    /// 5m...
+    #[arg(long, value_name = "SECS", value_parser = parse_duration)]
+    pub stop_when_empty: Option<Duration>,
+    /// Run CMD with `sh -c` once for each finished file, with $ROOMREC_FILE (its path),
+    /// $ROOMREC_RECORD (its manifest record, JSON), $ROOMREC_STREAM_ID, $ROOMREC_LABEL,
+    /// $ROOMREC_ROOM, $ROOMREC_FILE_BYTES and $ROOMREC_FINALIZED. Its failure is logged; the file is
+    /// kept. At exit, commands still running are waited for up to 30 s
+    #[arg(long, value_name = "CMD")]
+    pub on_file_closed: Option<String>,
 }
 
 /// What to run, every flag checked.
@@ -196,6 +212,9 @@ impl RecordArgs {
         o.connect_timeout = self.connect_timeout;
         o.signaling_trace = self.trace_signaling;
         o.signaling_trace_redact = self.trace_redact;
+        o.lifecycle.max_duration = self.max_duration;
+        o.lifecycle.stop_when_empty = self.stop_when_empty;
+        o.lifecycle.on_file_closed = self.on_file_closed;
         o.validate().map_err(|e| {
             let msg = match flag(&e) {
                 Some(flag) => format!("{flag}: {e}"),
@@ -217,7 +236,7 @@ fn flag(e: &OptionsError) -> Option<&'static str> {
         OptionsError::PublicAddress(_) => "--public-ip",
         OptionsError::NoStreamIds => "--record-streams",
         OptionsError::OutputDir { .. } => "--output-dir",
-        OptionsError::IceServers(_) => return None,
+        OptionsError::IceServers(_) | OptionsError::Lifecycle(_) => return None,
     })
 }
 
@@ -268,6 +287,22 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
     }
 }
 
+/// `90m`, `2h`, `1h30m`, `45s` (humantime), or a bare number of seconds; more than zero.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let d = match s.parse::<f64>() {
+        Ok(v) if (0.0..1e12).contains(&v) => Duration::from_secs_f64(v),
+        Ok(_) => return Err(format!("{s:?} is not a duration")),
+        Err(_) => {
+            humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e} (e.g. 90m, 2h, 30s)"))?
+        }
+    };
+    if d.is_zero() {
+        return Err("must be longer than 0".into());
+    }
+    Ok(d)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,6 +316,41 @@ mod tests {
         assert_eq!(parse_ice_ip(" ::1"), Ok("::1".parse().unwrap()));
         assert_eq!(parse_secs("2.5"), Ok(Duration::from_millis(2500)));
         assert!(parse_secs("-1").is_err());
+        assert_eq!(parse_duration("90m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration(" 30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2.5"), Ok(Duration::from_millis(2500)));
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("-5").is_err());
+        assert!(parse_duration("soon").unwrap_err().contains("90m"));
+    }
+
+    #[test]
+    fn lifecycle_flags() {
+        let cli = Cli::try_parse_from([
+            "roomrec",
+            "--room",
+            "r",
+            "--max-duration",
+            "2h",
+            "--stop-when-empty",
+            "30",
+            "--on-file-closed",
+            "echo \"$ROOMREC_FILE\"",
+            "-q",
+        ])
+        .unwrap();
+        assert!(cli.quiet);
+        assert_eq!(cli.record.max_duration, Some(Duration::from_secs(7200)));
+        assert_eq!(cli.record.stop_when_empty, Some(Duration::from_secs(30)));
+        assert_eq!(
+            cli.record.on_file_closed.as_deref(),
+            Some("echo \"$ROOMREC_FILE\"")
+        );
+        let demo = Cli::try_parse_from(["roomrec", "demo", "--quiet"]).unwrap();
+        assert!(demo.quiet);
     }
 
     #[test]

@@ -1,10 +1,23 @@
-//! tracing to stderr: info for roomrec's crates and warn for the rest, `-v`/`-vv` or RUST_LOG for more.
+//! tracing to stderr (or to a file while the live table is shown): info for roomrec's crates and
+//! warn for the rest, `-v`/`-vv` or RUST_LOG for more.
 
 use std::io::IsTerminal;
+use std::path::Path;
 
 use tracing_subscriber::EnvFilter;
 
-pub fn init(verbose: u8) {
+/// `file`: append there instead of stderr (the live table owns the terminal). Fails only when the
+/// file cannot be opened; tracing is then not set up yet.
+pub fn init(verbose: u8, file: Option<&Path>) -> std::io::Result<()> {
+    let file = match file {
+        Some(path) => Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?,
+        ),
+        None => None,
+    };
     let (ours, others) = match verbose {
         0 => ("info", "warn"),
         1 => ("debug", "warn"),
@@ -24,13 +37,21 @@ pub fn init(verbose: u8) {
         }),
         _ => EnvFilter::new(&default),
     };
-    tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(verbose > 0)
-        .init();
+        .with_target(verbose > 0);
+    match file {
+        Some(file) => fmt
+            .with_writer(std::sync::Mutex::new(file))
+            .with_ansi(false)
+            .init(),
+        None => fmt
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .init(),
+    }
     if let Some(msg) = bad_env {
         tracing::warn!("{msg}");
     }
+    Ok(())
 }

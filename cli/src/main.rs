@@ -5,12 +5,17 @@ mod bench;
 mod loadgen_cmd;
 mod logging;
 mod relay_cmd;
+mod table;
 
+use std::future::Future;
 use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::pin::Pin;
 use std::process::ExitCode;
 
 use clap::Parser;
 use roomrec_core::signaling::Password;
+use roomrec_io_tokio::signals;
 use roomrec_io_tokio::status::{EventsTarget, EventsWriter, StatusHub};
 
 use args::{Cli, Command, Mode};
@@ -23,12 +28,17 @@ fn main() -> ExitCode {
     };
     let verbose = cli.verbose;
     let stdout_tty = std::io::stdout().is_terminal();
-    let events = EventsTarget::choose(cli.record.events.as_deref(), cli.record.quiet, stdout_tty);
+    let quiet = cli.quiet;
+    let events = EventsTarget::choose(cli.record.events.as_deref(), quiet, stdout_tty);
     let mode = match cli.mode() {
         Ok(mode) => mode,
         Err(e) => return usage(e),
     };
-    logging::init(verbose);
+    let live = live_table_log(quiet, stdout_tty, &mode, events.as_ref());
+    if let Err(e) = logging::init(verbose, live.as_deref()) {
+        eprintln!("roomrec: cannot write the log file: {e}");
+        return ExitCode::FAILURE;
+    }
     // The bench only starts and watches processes: no runtime of its own.
     if let Mode::Command(Command::Bench(args)) = mode {
         return finish(bench::bench_main(*args));
@@ -45,7 +55,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match mode {
-            Mode::Record(options) => record_main(*options, events).await,
+            Mode::Record(options) => record_main(*options, events, live).await,
             Mode::Command(Command::Relay(args)) => relay_cmd::relay_main(args).await,
             Mode::Command(Command::CheckNetwork {
                 stun,
@@ -63,7 +73,7 @@ fn main() -> ExitCode {
                 events,
             }) => {
                 let events = EventsTarget::choose(events.as_deref(), true, stdout_tty);
-                demo_main(seconds, output_dir, dialect, password, events).await
+                demo_main(seconds, output_dir, dialect, password, events, live).await
             }
         }
     });
@@ -92,13 +102,78 @@ fn usage(e: clap::Error) -> ExitCode {
 async fn record_main(
     options: roomrec_io_tokio::options::ValidOptions,
     events: Option<EventsTarget>,
+    live: Option<PathBuf>,
 ) -> Result<(), String> {
     let hub = StatusHub::new(options.room());
+    with_views(hub, events, live, |hub, shutdown| async move {
+        roomrec_io_tokio::run_with_status(options, hub, shutdown)
+            .await
+            .map_err(|e| e.to_string())
+    })
+    .await
+}
+
+/// The live table's log file when the table is to be shown: recording or demo, stdout a terminal
+/// not taken by `--events -`, no `--quiet`. The demo's output directory is created here so the
+/// log can go in it.
+fn live_table_log(
+    quiet: bool,
+    stdout_tty: bool,
+    mode: &Mode,
+    events: Option<&EventsTarget>,
+) -> Option<PathBuf> {
+    if quiet || !stdout_tty {
+        return None;
+    }
+    let dir = match mode {
+        Mode::Record(_) if matches!(events, Some(EventsTarget::Stdout)) => return None,
+        Mode::Record(options) => options.output_dir().to_path_buf(),
+        Mode::Command(Command::Demo { events, .. }) if events.as_deref() == Some("-") => {
+            return None
+        }
+        Mode::Command(Command::Demo { output_dir, .. }) => {
+            std::fs::create_dir_all(output_dir).ok()?;
+            output_dir.clone()
+        }
+        Mode::Command(_) => return None,
+    };
+    Some(table::log_path(&dir))
+}
+
+type Shutdown = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Runs `recording` reporting into `hub`, with the events writer and, when `log` is set, the live
+/// table (tracing goes to `log` meanwhile).
+async fn with_views<F, Fut>(
+    hub: StatusHub,
+    events: Option<EventsTarget>,
+    log: Option<PathBuf>,
+    recording: F,
+) -> Result<(), String>
+where
+    F: FnOnce(StatusHub, Shutdown) -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
     let writer = start_events(&hub, events.as_ref())?;
-    let shutdown = roomrec_io_tokio::signals::shutdown_signal();
-    let result = roomrec_io_tokio::run_with_status(options, hub, shutdown).await;
+    let (live, shutdown): (_, Shutdown) = match &log {
+        None => (None, Box::pin(signals::shutdown_signal())),
+        Some(log) => {
+            let live = table::LiveTable::start(hub.clone(), Some(log.clone()))
+                .map_err(|e| tracing::warn!("cannot show the live table: {e}"))
+                .ok();
+            let shutdown = signals::shutdown_signal_with(table::restore_terminal);
+            (live, Box::pin(shutdown))
+        }
+    };
+    let result = recording(hub, shutdown).await;
+    if let Some(live) = live {
+        live.finish();
+    }
+    if let Some(log) = log {
+        eprintln!("roomrec: log written to {}", log.display());
+    }
     finish_events(writer);
-    result.map_err(|e| e.to_string())
+    result
 }
 
 fn start_events(
@@ -142,6 +217,7 @@ async fn demo_main(
     dialect: roomrec_core::signaling::Dialect,
     password: Option<String>,
     events: Option<EventsTarget>,
+    live: Option<PathBuf>,
 ) -> Result<(), String> {
     std::fs::create_dir_all(&output_dir)
         .map_err(|e| format!("cannot create {}: {e}", output_dir.display()))?;
@@ -156,11 +232,12 @@ async fn demo_main(
         password: Password::parse(password.as_deref()),
     };
     let hub = StatusHub::new(roomrec_io_tokio::demo::ROOM);
-    let writer = start_events(&hub, events.as_ref())?;
-    let interrupted = roomrec_io_tokio::signals::shutdown_signal();
-    let result = roomrec_io_tokio::demo::run_demo_with_status(options, hub, interrupted).await;
-    finish_events(writer);
-    result.map_err(|e| e.to_string())?;
+    with_views(hub, events, live, |hub, shutdown| async move {
+        roomrec_io_tokio::demo::run_demo_with_status(options, hub, shutdown)
+            .await
+            .map_err(|e| e.to_string())
+    })
+    .await?;
     let mut names: Vec<String> = std::fs::read_dir(&output_dir)
         .map_err(|e| e.to_string())?
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))

@@ -7,6 +7,7 @@ pub mod demo;
 mod driver;
 pub mod files;
 pub mod ice_servers;
+mod lifecycle;
 pub mod loadgen;
 pub mod manifest;
 pub mod netif;

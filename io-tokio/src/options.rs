@@ -61,6 +61,23 @@ pub struct RecorderOptions {
     pub signaling_trace_redact: bool,
     /// Orderly shutdown must finish within this time.
     pub shutdown_timeout: Duration,
+    /// When to stop by itself, and what to run for each finished file (see [`Lifecycle`]).
+    pub lifecycle: Lifecycle,
+}
+
+/// A recording's own end and per-file hook (`--max-duration`, `--stop-when-empty`,
+/// `--on-file-closed`); `lifecycle.rs` carries them out through the status hub.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Lifecycle {
+    /// Stop (finalize, exit 0) after this long.
+    pub max_duration: Option<Duration>,
+    /// Stop once no guest has been in the room for this long, counted from when the last one
+    /// left; not before a first guest has come.
+    pub stop_when_empty: Option<Duration>,
+    /// Shell command (`sh -c`) run once per finished file.
+    pub on_file_closed: Option<String>,
+    /// How long shutdown waits for `on_file_closed` commands still running.
+    pub hook_timeout: Duration,
 }
 
 /// Checked options with every default resolved. Only [`RecorderOptions::validate`] makes one.
@@ -85,6 +102,7 @@ pub struct ValidOptions {
     pub(crate) signaling_trace: Option<PathBuf>,
     pub(crate) signaling_trace_redact: bool,
     pub(crate) shutdown_timeout: Duration,
+    pub(crate) lifecycle: Lifecycle,
 }
 
 impl RecorderOptions {
@@ -113,6 +131,10 @@ impl RecorderOptions {
             signaling_trace: None,
             signaling_trace_redact: false,
             shutdown_timeout: Duration::from_secs(2),
+            lifecycle: Lifecycle {
+                hook_timeout: Duration::from_secs(30),
+                ..Lifecycle::default()
+            },
         }
     }
 
@@ -169,6 +191,7 @@ impl RecorderOptions {
             &host,
         )
         .map_err(OptionsError::IceServers)?;
+        check_lifecycle(&self.lifecycle)?;
         check_output_dir(&self.output_dir)?;
         Ok(ValidOptions {
             ice_servers,
@@ -190,6 +213,7 @@ impl RecorderOptions {
             signaling_trace: self.signaling_trace,
             signaling_trace_redact: self.signaling_trace_redact,
             shutdown_timeout: self.shutdown_timeout,
+            lifecycle: self.lifecycle,
         })
     }
 }
@@ -207,10 +231,37 @@ impl ValidOptions {
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
-    /// The room being recorded.
+
     pub fn room(&self) -> &str {
         &self.room
     }
+
+    pub fn output_dir(&self) -> &std::path::Path {
+        &self.output_dir
+    }
+}
+
+/// Zero durations would stop at once; an empty command would run nothing.
+fn check_lifecycle(l: &Lifecycle) -> Result<(), OptionsError> {
+    if l.max_duration == Some(Duration::ZERO) {
+        return Err(OptionsError::Lifecycle(
+            "--max-duration must be positive".into(),
+        ));
+    }
+    if l.stop_when_empty == Some(Duration::ZERO) {
+        return Err(OptionsError::Lifecycle(
+            "--stop-when-empty must be positive".into(),
+        ));
+    }
+    if l.on_file_closed
+        .as_deref()
+        .is_some_and(|c| c.trim().is_empty())
+    {
+        return Err(OptionsError::Lifecycle(
+            "--on-file-closed needs a command".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Official dialect for the public VDO.Ninja servers, relay dialect for anything self-hosted.
@@ -289,6 +340,8 @@ pub enum OptionsError {
     },
     /// `--stun`, `--turn`, `--turn-ca`, `--relay-only` (the message names the flag).
     IceServers(String),
+    /// `--max-duration`, `--stop-when-empty`, `--on-file-closed` (the message names the flag).
+    Lifecycle(String),
 }
 
 impl fmt::Display for OptionsError {
@@ -317,7 +370,7 @@ impl fmt::Display for OptionsError {
             OptionsError::OutputDir { path, reason } => {
                 write!(f, "output directory {}: {reason}", path.display())
             }
-            OptionsError::IceServers(e) => f.write_str(e),
+            OptionsError::IceServers(e) | OptionsError::Lifecycle(e) => f.write_str(e),
         }
     }
 }
@@ -416,6 +469,18 @@ mod tests {
         assert!(matches!(
             fails(&|o| o.output_dir = o.output_dir.join("missing")),
             OptionsError::OutputDir { .. }
+        ));
+        assert!(matches!(
+            fails(&|o| o.lifecycle.max_duration = Some(Duration::ZERO)),
+            OptionsError::Lifecycle(e) if e.contains("--max-duration")
+        ));
+        assert!(matches!(
+            fails(&|o| o.lifecycle.stop_when_empty = Some(Duration::ZERO)),
+            OptionsError::Lifecycle(e) if e.contains("--stop-when-empty")
+        ));
+        assert!(matches!(
+            fails(&|o| o.lifecycle.on_file_closed = Some(" ".into())),
+            OptionsError::Lifecycle(e) if e.contains("--on-file-closed")
         ));
     }
 }

@@ -157,6 +157,7 @@ pub async fn run_with_status(
     let (ws, mut ws_events) = WsClient::spawn(WsConfig::new(options.server.clone()));
     let mut driver = Driver::new(room, ws, ctx, trace);
 
+    let lifecycle = crate::lifecycle::spawn(&options.lifecycle, &status);
     status.emit(Event::RecorderStarted {
         room: options.room.clone(),
         server: options.server.clone(),
@@ -192,6 +193,7 @@ pub async fn run_with_status(
     status.emit(Event::Stopped {
         reason: reason.to_string(),
     });
+    lifecycle.finish().await;
     if sessions_left > 0 || files_left > 0 {
         return Err(RunError::ShutdownTimeout {
             sessions: sessions_left,

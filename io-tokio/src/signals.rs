@@ -8,6 +8,14 @@ use tokio::sync::oneshot;
 
 /// Resolves at the first SIGINT or SIGTERM. Installs a handler that exits the process on the second.
 pub fn shutdown_signal() -> impl Future<Output = ()> {
+    shutdown_signal_with(|| {})
+}
+
+/// [`shutdown_signal`], calling `before_exit` before the second signal exits (the live table
+/// restores the terminal).
+pub fn shutdown_signal_with(
+    before_exit: impl FnOnce() + Send + 'static,
+) -> impl Future<Output = ()> {
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(async move {
         let (mut int, mut term) = match (
@@ -26,6 +34,7 @@ pub fn shutdown_signal() -> impl Future<Output = ()> {
         let _ = tx.send(());
         tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
         tracing::warn!("second signal: exiting now");
+        before_exit();
         std::process::exit(130);
     });
     async move {
