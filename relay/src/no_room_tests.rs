@@ -36,6 +36,10 @@ fn relay_dialect_push_and_view_outside_rooms() {
                        "description": {"type": "offer", "sdp": "v=0"}});
     r.receive(publisher, &offer.to_string());
     assert_eq!(drain(&mut r), vec![(viewer, offer)]);
+    // Neither page joins a room, yet both are settled (servers close sockets that never settle).
+    assert!(r.is_settled(viewer) && r.is_settled(publisher));
+    let idle = r.connect();
+    assert!(!r.is_settled(idle));
     // A stream published inside a room cannot be played from outside it.
     r.receive(
         viewer,
@@ -73,6 +77,7 @@ fn official_dialect_push_and_view_outside_rooms() {
     let mut delivered = offer.clone();
     delivered["UUID"] = json!(publisher_id);
     assert_eq!(drain(&mut r), vec![(viewer, delivered)]);
+    assert!(r.is_settled(viewer) && r.is_settled(publisher));
     r.receive(viewer, r#"{"request":"play","streamID":"inroom"}"#);
     assert_eq!(
         drain(&mut r),

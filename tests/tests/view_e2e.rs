@@ -51,6 +51,11 @@ async fn wait_for_files(dir: &Path, n: usize, limit: Duration) {
 }
 
 async fn view_one_stream(case: Case, video_codec: &str) {
+    // RUST_LOG=info shows the recorder's side when a run fails.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let dir = tempfile::tempdir().unwrap();
     let (addr, relay) = spawn_relay(SocketAddr::new(LOOPBACK, 0), case.dialect)
         .await
