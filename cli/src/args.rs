@@ -82,12 +82,12 @@ pub enum Command {
 #[derive(Args, Debug)]
 pub struct RecordArgs {
     /// Room to record; every participant gets their own file
-    #[arg(long, value_name = "ROOM", required = true)]
+    #[arg(long, value_name = "ROOM", required_unless_present = "view")]
     pub room: Option<String>,
-    /// File name prefix [default: the room name]
+    /// File name prefix [default: the room name, or the stream id with --view]
     #[arg(long, value_name = "PREFIX")]
     pub record: Option<String>,
-    /// Accepted for raspberry_ninja compatibility (room recording is the only mode)
+    /// Accepted for raspberry_ninja compatibility (--room always records the whole room)
     #[arg(long)]
     pub record_room: bool,
     /// Signaling server (ws:// or wss://)
@@ -167,6 +167,11 @@ pub struct RecordArgs {
     /// kept. At exit, commands still running are waited for up to 30 s
     #[arg(long, value_name = "CMD")]
     pub on_file_closed: Option<String>,
+    // -- single-stream mode --
+    /// Record one stream published without a room (a https://vdo.ninja/?push=STREAMID link)
+    /// instead of a room; asks again whenever the publisher is gone, so a comeback gets a new file
+    #[arg(long, value_name = "STREAMID", conflicts_with_all = ["room", "record_streams"])]
+    pub view: Option<String>,
 }
 
 /// What to run, every flag checked.
@@ -215,6 +220,7 @@ impl RecordArgs {
         o.lifecycle.max_duration = self.max_duration;
         o.lifecycle.stop_when_empty = self.stop_when_empty;
         o.lifecycle.on_file_closed = self.on_file_closed;
+        o.view = self.view;
         o.validate().map_err(|e| {
             let msg = match flag(&e) {
                 Some(flag) => format!("{flag}: {e}"),
@@ -237,6 +243,7 @@ fn flag(e: &OptionsError) -> Option<&'static str> {
         OptionsError::NoStreamIds => "--record-streams",
         OptionsError::OutputDir { .. } => "--output-dir",
         OptionsError::IceServers(_) | OptionsError::Lifecycle(_) => return None,
+        OptionsError::EmptyStreamId | OptionsError::ViewConflict(_) => "--view",
     })
 }
 
@@ -433,5 +440,30 @@ mod tests {
             "127.0.0.1:1"
         ])
         .is_err());
+    }
+
+    #[test]
+    fn view_replaces_room_and_excludes_it() {
+        let cli = Cli::try_parse_from(["roomrec", "--view", "mystream", "--password", "false"])
+            .expect("--view needs no --room");
+        assert_eq!(cli.record.view.as_deref(), Some("mystream"));
+        assert_eq!(cli.record.room, None);
+        for extra in [["--room", "r"], ["--record-streams", "a"]] {
+            let mut args = vec!["roomrec", "--view", "mystream"];
+            args.extend(extra);
+            let err = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::ArgumentConflict, "{err}");
+            assert!(err.to_string().contains("--view"), "{err}");
+        }
+        let err = Cli::try_parse_from(["roomrec"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::MissingRequiredArgument);
+        let err = match Cli::try_parse_from(["roomrec", "--view", " "])
+            .unwrap()
+            .mode()
+        {
+            Err(e) => e,
+            Ok(_) => panic!("an empty stream id is refused"),
+        };
+        assert!(err.to_string().contains("--view"), "{err}");
     }
 }

@@ -242,3 +242,14 @@ fn errors_after_parsing_are_reported_by_main_with_exit_1() {
         "{stderr}"
     );
 }
+
+#[test]
+fn view_is_a_room_alternative_and_conflicts_with_room() {
+    fails_with(&["--view", "s", "--room", "r"], "cannot be used with");
+    fails_with(&["--view", "s", "--room", "r"], "--view");
+    fails_with(&["--view", "s", "--record-streams", "a"], "--view");
+    fails_with(&["--view", " "], "the stream id must not be empty");
+    let out = roomrec(&["--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("--view <STREAMID>"), "{help}");
+}

@@ -27,6 +27,16 @@
 //! Time is only the `now` passed in (never decreasing): it paces `play` retries and how long
 //! candidates wait for their offer. Randomness (our peer id, IVs, connection seeds) comes from
 //! [`RoomConfig::seed`].
+//!
+//! # Single-stream mode
+//!
+//! With [`RoomConfig::view`] (a `?push=ID` link without `&room`) the room joins nothing: on
+//! every `SignalingUp` it sends `play` for that one stream (hashed id with a password) and keeps
+//! asking every [`VIEW_RETRY_CAP`] at most while nothing is connected, because a publisher outside
+//! a room is announced to nobody by the official server. The relay dialect forwards the
+//! publisher's `seed`, which triggers a `play` at once. After a hang-up (or any ended connection)
+//! it asks again, so a publisher that comes back is recorded into a new file. Offers for any
+//! other stream are ignored.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -36,6 +46,7 @@ use crate::connection::{
     ConnectionStart, SessionKey,
 };
 use crate::signaling::message::{self, CodecContext};
+use crate::signaling::password::sanitize_stream_id;
 use crate::signaling::random_iv;
 use crate::signaling::{Dialect, IceCandidate, Incoming, Member, Outgoing, Password, RoomSecrets};
 
@@ -43,6 +54,8 @@ use crate::signaling::{Dialect, IceCandidate, Incoming, Member, Outgoing, Passwo
 mod churn_tests;
 mod plays;
 mod queue;
+#[cfg(test)]
+mod view_tests;
 
 use plays::Plays;
 use queue::CandidateQueue;
@@ -61,6 +74,9 @@ pub struct RoomConfig {
     pub dialect: Dialect,
     /// Only record these stream ids (without password suffix); None = all.
     pub record_streams: Option<Vec<String>>,
+    /// Single-stream mode: record only this stream id (as typed, without suffix) of a publisher
+    /// outside any room, joining no room; `room` and `record_streams` are then unused.
+    pub view: Option<String>,
     /// Seeds our peer id, the IVs of encrypted messages and each connection's seed.
     pub seed: u64,
     /// How every connection records.
@@ -119,6 +135,8 @@ pub struct Room {
     ended: VecDeque<SessionKey>,
     early_candidates: CandidateQueue,
     plays: Plays,
+    /// Single-stream mode: the wire stream id (with password suffix) we ask for.
+    view: Option<String>,
     out: VecDeque<RoomOutput>,
 }
 
@@ -128,11 +146,23 @@ impl Room {
         let secrets = RoomSecrets::new(&config.room, &config.password, &config.salt);
         let mut rng = fastrand::Rng::with_seed(config.seed);
         let own_id: String = (0..20).map(|_| rng.alphanumeric()).collect();
+        let view = config
+            .view
+            .as_deref()
+            .map(|id| secrets.wire_stream_id(&sanitize_stream_id(id)));
         let ctx = CodecContext {
             dialect: config.dialect,
             own_id,
-            room_wire: secrets.room_wire.clone(),
+            // No room: nothing to put in `roomid`, nothing to check it against.
+            room_wire: match view {
+                Some(_) => String::new(),
+                None => secrets.room_wire.clone(),
+            },
             cipher: secrets.cipher.clone(),
+        };
+        let plays = match view {
+            Some(_) => Plays::capped(VIEW_RETRY_CAP),
+            None => Plays::default(),
         };
         Room {
             config,
@@ -146,7 +176,8 @@ impl Room {
             next_handle: 0,
             ended: VecDeque::new(),
             early_candidates: CandidateQueue::new(now),
-            plays: Plays::default(),
+            plays,
+            view,
             out: VecDeque::new(),
         }
     }
@@ -156,7 +187,12 @@ impl Room {
         match input {
             RoomInput::SignalingUp => {
                 self.signaling_up = true;
-                if !self.shutting_down {
+                if let Some(view) = self.view.clone() {
+                    // Nothing to join: ask for the one stream (unless it is still connected).
+                    if self.wants_play(&view) {
+                        self.send_play(now, &view);
+                    }
+                } else if !self.shutting_down {
                     // Live connections stay up. Members are kept: the relay dialect sends no
                     // listing, and a publisher whose offer was lost while we were away waits for
                     // us. Ask for those not connected shortly after the join, unless they offer
@@ -278,8 +314,9 @@ impl Room {
         if peer == self.ctx.own_id {
             return;
         }
-        let Some(stream) = stream_id else {
-            // Nothing to record from it; remembering it would only grow with every viewer.
+        let Some(stream) = stream_id.filter(|s| self.view.is_none() || self.is_wanted(s)) else {
+            // Nothing to record from it; remembering it would only grow with every viewer (and,
+            // outside a room, with every other publisher on the server).
             self.members.remove(&peer);
             return;
         };
@@ -316,10 +353,12 @@ impl Room {
             return false;
         }
         let stream = self.secrets.strip_stream_id(wire_stream);
-        let publisher_present = self
-            .members
-            .values()
-            .any(|s| s.as_deref() == Some(wire_stream));
+        // Without a room nobody announces the publisher: keep asking while it is not connected.
+        let publisher_present = self.view.is_some()
+            || self
+                .members
+                .values()
+                .any(|s| s.as_deref() == Some(wire_stream));
         publisher_present && !self.connections.values().any(|c| c.stream_id == stream)
     }
 
@@ -332,6 +371,9 @@ impl Room {
     }
 
     fn is_wanted(&self, wire_stream: &str) -> bool {
+        if let Some(view) = &self.view {
+            return wire_stream == view;
+        }
         let stream = self.secrets.strip_stream_id(wire_stream);
         match &self.config.record_streams {
             Some(list) => list.iter().any(|s| s == stream),
@@ -512,10 +554,15 @@ impl Room {
                 if reason == CloseReason::PublisherBye {
                     // A hang-up: the web app's data-channel bye is its WebSocket bye (peer left).
                     self.peer_left(&key.peer);
-                    return;
                 }
+                // Single-stream mode waits for the publisher to come back, however it ended.
+                let stream = match &self.view {
+                    Some(view) => Some(view.clone()),
+                    None if reason == CloseReason::PublisherBye => None,
+                    None => self.members.get(&key.peer).cloned().flatten(),
+                };
                 // The publisher is still here: ask again after a pause (it may also offer by itself).
-                if let Some(Some(stream)) = self.members.get(&key.peer).cloned() {
+                if let Some(stream) = stream {
                     if self.wants_play(&stream) {
                         self.plays.retry_later(now, &stream);
                     }
@@ -573,3 +620,6 @@ const MAX_ENDED: usize = 1024;
 
 /// How long to wait for an offer after `play` before asking again.
 pub(crate) const PLAY_RETRY: Duration = Duration::from_secs(10);
+
+/// Single-stream mode asks for its stream at least this often while it is not connected.
+pub const VIEW_RETRY_CAP: Duration = Duration::from_secs(15);

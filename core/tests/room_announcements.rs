@@ -14,6 +14,7 @@ fn room(dialect: Dialect) -> Room {
             salt: DEFAULT_SALT.into(),
             dialect,
             record_streams: None,
+            view: None,
             seed: 7,
             connection: Default::default(),
         },

@@ -63,6 +63,10 @@ pub struct RecorderOptions {
     pub shutdown_timeout: Duration,
     /// When to stop by itself, and what to run for each finished file (see [`Lifecycle`]).
     pub lifecycle: Lifecycle,
+    // -- single-stream mode --
+    /// `--view`: record this one stream id of a publisher outside any room (`?push=ID` without
+    /// `&room`); `room` must then be empty and `record_streams` unset.
+    pub view: Option<String>,
 }
 
 /// A recording's own end and per-file hook (`--max-duration`, `--stop-when-empty`,
@@ -103,6 +107,8 @@ pub struct ValidOptions {
     pub(crate) signaling_trace_redact: bool,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) lifecycle: Lifecycle,
+    /// Single-stream mode: the stream id (trimmed); `room` is empty then.
+    pub(crate) view: Option<String>,
 }
 
 impl RecorderOptions {
@@ -135,13 +141,23 @@ impl RecorderOptions {
                 hook_timeout: Duration::from_secs(30),
                 ..Lifecycle::default()
             },
+            view: None,
+        }
+    }
+
+    /// Options with every default for recording one stream outside any room (`--view`).
+    pub fn view(stream_id: impl Into<String>) -> RecorderOptions {
+        RecorderOptions {
+            view: Some(stream_id.into()),
+            ..RecorderOptions::new("")
         }
     }
 
     /// The one place options are checked and defaults derived. Also proves the output directory
     /// accepts new files, so a bad directory fails before anything connects.
     pub fn validate(self) -> Result<ValidOptions, OptionsError> {
-        if self.room.trim().is_empty() {
+        let view = self.checked_view()?;
+        if view.is_none() && self.room.trim().is_empty() {
             return Err(OptionsError::EmptyRoom);
         }
         let host = server_host(&self.server)?;
@@ -197,7 +213,10 @@ impl RecorderOptions {
             ice_servers,
             salt: self.salt.unwrap_or_else(|| salt_for_host(&host)),
             dialect: self.dialect.unwrap_or_else(|| default_dialect(&host)),
-            prefix: self.record_prefix.unwrap_or_else(|| self.room.clone()),
+            prefix: self
+                .record_prefix
+                .unwrap_or_else(|| view.clone().unwrap_or_else(|| self.room.clone())),
+            view,
             room: self.room,
             server: self.server,
             password: self.password,
@@ -218,6 +237,26 @@ impl RecorderOptions {
     }
 }
 
+impl RecorderOptions {
+    /// `--view` alone names what to record: no room, no stream list beside it.
+    fn checked_view(&self) -> Result<Option<String>, OptionsError> {
+        let Some(view) = &self.view else {
+            return Ok(None);
+        };
+        if !self.room.trim().is_empty() {
+            return Err(OptionsError::ViewConflict("--room"));
+        }
+        if self.record_streams.is_some() {
+            return Err(OptionsError::ViewConflict("--record-streams"));
+        }
+        let view = view.trim();
+        if view.is_empty() {
+            return Err(OptionsError::EmptyStreamId);
+        }
+        Ok(Some(view.to_string()))
+    }
+}
+
 impl TryFrom<RecorderOptions> for ValidOptions {
     type Error = OptionsError;
 
@@ -227,11 +266,12 @@ impl TryFrom<RecorderOptions> for ValidOptions {
 }
 
 impl ValidOptions {
-    /// File name prefix: `record_prefix`, or the room name.
+    /// File name prefix: `record_prefix`, or the room name (the stream id with `--view`).
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
 
+    /// The room being recorded (empty with `--view`).
     pub fn room(&self) -> &str {
         &self.room
     }
@@ -262,6 +302,10 @@ fn check_lifecycle(l: &Lifecycle) -> Result<(), OptionsError> {
         ));
     }
     Ok(())
+    /// The stream recorded in single-stream mode (`--view`); None when recording a room.
+    pub fn view(&self) -> Option<&str> {
+        self.view.as_deref()
+    }
 }
 
 /// Official dialect for the public VDO.Ninja servers, relay dialect for anything self-hosted.
@@ -342,6 +386,10 @@ pub enum OptionsError {
     IceServers(String),
     /// `--max-duration`, `--stop-when-empty`, `--on-file-closed` (the message names the flag).
     Lifecycle(String),
+    /// `--view` with an empty stream id.
+    EmptyStreamId,
+    /// `--view` with the named option that it excludes.
+    ViewConflict(&'static str),
 }
 
 impl fmt::Display for OptionsError {
@@ -371,6 +419,12 @@ impl fmt::Display for OptionsError {
                 write!(f, "output directory {}: {reason}", path.display())
             }
             OptionsError::IceServers(e) | OptionsError::Lifecycle(e) => f.write_str(e),
+            OptionsError::IceServers(e) => f.write_str(e),
+            OptionsError::EmptyStreamId => f.write_str("the stream id must not be empty"),
+            OptionsError::ViewConflict(other) => write!(
+                f,
+                "records one stream outside any room and cannot be combined with {other}"
+            ),
         }
     }
 }
@@ -482,5 +536,38 @@ mod tests {
             fails(&|o| o.lifecycle.on_file_closed = Some(" ".into())),
             OptionsError::Lifecycle(e) if e.contains("--on-file-closed")
         ));
+    }
+
+    #[test]
+    fn view_mode_checks_and_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = RecorderOptions {
+            output_dir: dir.path().to_path_buf(),
+            ..RecorderOptions::view(" cam1 ")
+        };
+        let v = base.clone().validate().unwrap();
+        assert_eq!((v.view(), v.prefix()), (Some("cam1"), "cam1"));
+        let v = RecorderOptions {
+            record_prefix: Some("rec".into()),
+            ..base.clone()
+        };
+        assert_eq!(v.validate().unwrap().prefix(), "rec");
+        let fails = |change: &dyn Fn(&mut RecorderOptions)| {
+            let mut o = base.clone();
+            change(&mut o);
+            o.validate().unwrap_err()
+        };
+        assert_eq!(
+            fails(&|o| o.room = "r".into()),
+            OptionsError::ViewConflict("--room")
+        );
+        assert_eq!(
+            fails(&|o| o.record_streams = Some(vec!["a".into()])),
+            OptionsError::ViewConflict("--record-streams")
+        );
+        assert_eq!(
+            fails(&|o| o.view = Some(" ".into())),
+            OptionsError::EmptyStreamId
+        );
     }
 }

@@ -107,7 +107,14 @@ pub async fn run_with_status(
         ),
         None => None,
     };
-    tracing::info!(room = %options.room, server = %options.server, ?dialect, dir = %options.output_dir.display(), "recording room");
+    match &options.view {
+        Some(stream) => {
+            tracing::info!(%stream, server = %options.server, ?dialect, dir = %options.output_dir.display(), "recording one stream (no room)")
+        }
+        None => {
+            tracing::info!(room = %options.room, server = %options.server, ?dialect, dir = %options.output_dir.display(), "recording room")
+        }
+    }
 
     let files = FileSink::new(options.output_dir.clone());
     let manifest = Manifest::spawn(
@@ -137,6 +144,7 @@ pub async fn run_with_status(
             salt,
             dialect,
             record_streams: options.record_streams.clone(),
+            view: options.view.clone(),
             seed: fastrand::u64(..),
             connection: ConnectionSettings {
                 prefix: options.prefix().to_string(),

@@ -43,6 +43,8 @@ pub use roomrec_core::signaling::Dialect;
 #[cfg(test)]
 mod limits_tests;
 #[cfg(test)]
+mod no_room_tests;
+#[cfg(test)]
 mod official_tests;
 #[cfg(test)]
 mod routing_tests;

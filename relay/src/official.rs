@@ -177,6 +177,9 @@ impl Relay {
             self.alert(from, "invalid streamID");
             return;
         };
+        if let Some(me) = self.clients.get_mut(&from) {
+            me.played = true;
+        }
         let room = self.clients[&from].room.clone();
         let owner = self
             .stream_owner(sid, from)

@@ -35,6 +35,8 @@ pub(super) struct Client {
     pub(super) room: Option<String>,
     /// The stream id it claimed with `seed`/`joinroom`.
     pub(super) stream_id: Option<Value>,
+    /// It asked to `play` a stream (a viewer outside rooms has nothing else to show for itself).
+    pub(super) played: bool,
 }
 
 impl Client {
@@ -141,6 +143,14 @@ impl Relay {
         self.clients.get(&client)?.room.as_deref()
     }
 
+    /// The client has done what a page does first: joined a room, published (`seed`) or asked to
+    /// `play` a stream. Single-stream pages (`?push=` / `?view=` without `&room`) never join.
+    pub fn is_settled(&self, client: ClientId) -> bool {
+        self.clients
+            .get(&client)
+            .is_some_and(|c| c.room.is_some() || c.stream_id.is_some() || c.played)
+    }
+
     /// Number of connected clients.
     pub fn client_count(&self) -> usize {
         self.clients.len()
@@ -234,6 +244,11 @@ impl Relay {
         }
 
         let target = field("UUID").filter(|v| js::truthy(Some(v)));
+        if request == Some("play") {
+            if let Some(c) = self.clients.get_mut(&from) {
+                c.played = true;
+            }
+        }
         let play_sid = if request == Some("play") {
             stream_id
         } else {

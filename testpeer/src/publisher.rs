@@ -17,7 +17,8 @@ use crate::Track;
 /// Who the publisher is and what it sends.
 #[derive(Clone, Debug)]
 pub struct PublisherConfig {
-    /// Room name as typed (hashed with the password on the wire).
+    /// Room name as typed (hashed with the password on the wire). Empty: publish outside any
+    /// room, like a `?push=ID` link without `&room` (`seed` instead of `joinroom`).
     pub room: String,
     /// The room password; also the key of sealed SDP and candidates.
     pub password: Password,
@@ -125,7 +126,10 @@ impl Publisher {
         let wire = PublisherWire {
             dialect: config.dialect,
             own_id,
-            room_wire: secrets.room_wire.clone(),
+            room_wire: match config.room.is_empty() {
+                true => String::new(),
+                false => secrets.room_wire.clone(),
+            },
             wire_stream: secrets.wire_stream_id(&config.stream_id),
             cipher: secrets.cipher.clone(),
             scene: false,
@@ -322,7 +326,7 @@ impl Publisher {
     fn signaling_up(&mut self) {
         self.signaling_up = true;
         if !self.hung_up {
-            let text = self.wire.joinroom();
+            let text = self.wire.announce();
             self.send(text);
         }
     }

@@ -10,6 +10,7 @@ use serde_json::Value;
 pub(crate) struct PublisherWire {
     pub dialect: Dialect,
     pub own_id: String,
+    /// Empty: no room (`seed` only, no `roomid` anywhere).
     pub room_wire: String,
     /// Stream id with the password suffix.
     pub wire_stream: String,
@@ -42,7 +43,15 @@ pub(crate) enum PublisherIncoming {
 }
 
 impl PublisherWire {
-    pub fn joinroom(&self) -> String {
+    /// `joinroom` with our stream id, or `seed` alone when we are in no room.
+    pub fn announce(&self) -> String {
+        if self.room_wire.is_empty() {
+            let fields = vec![
+                ("request", json("seed")),
+                ("streamID", json(self.wire_stream.as_str())),
+            ];
+            return self.finish(fields);
+        }
         let mut fields = vec![
             ("request", json("joinroom")),
             ("roomid", json(self.room_wire.as_str())),
@@ -119,7 +128,7 @@ impl PublisherWire {
     fn finish(&self, mut fields: Vec<(&str, String)>) -> String {
         if self.dialect == Dialect::Relay {
             fields.push(("from", json(self.own_id.as_str())));
-            if !fields.iter().any(|(k, _)| *k == "roomid") {
+            if !self.room_wire.is_empty() && !fields.iter().any(|(k, _)| *k == "roomid") {
                 fields.push(("roomid", json(self.room_wire.as_str())));
             }
         }
@@ -134,7 +143,8 @@ impl PublisherWire {
         let peer = match self.dialect {
             Dialect::Relay => {
                 if field("UUID").is_some_and(|u| u != self.own_id)
-                    || field("roomid").is_some_and(|r| r != self.room_wire)
+                    || (!self.room_wire.is_empty()
+                        && field("roomid").is_some_and(|r| r != self.room_wire))
                 {
                     return PublisherIncoming::Other;
                 }

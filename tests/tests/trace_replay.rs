@@ -102,6 +102,7 @@ fn replay(lines: &[Line], dialect: Dialect, room: &str, password: Password) -> (
         salt: "vdo.ninja".into(),
         dialect,
         record_streams: None,
+        view: None,
         seed: 7,
         connection: ConnectionSettings {
             video_codecs,

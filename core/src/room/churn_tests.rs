@@ -15,6 +15,7 @@ fn room() -> Room {
             salt: DEFAULT_SALT.into(),
             dialect: Dialect::Relay,
             record_streams: None,
+            view: None,
             seed: 11,
             connection: Default::default(),
         },

@@ -16,6 +16,8 @@ const REPEAT_WINDOW: Duration = Duration::from_secs(5);
 pub struct Plays {
     /// Wire stream id -> its pending request.
     pending: BTreeMap<String, Pending>,
+    /// Longest pause between two `play`s; None = [`MAX_BACKOFF`].
+    cap: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -29,11 +31,19 @@ struct Pending {
 }
 
 impl Plays {
+    /// Retries never wait longer than `cap` (single-stream mode polls for its one publisher).
+    pub fn capped(cap: Duration) -> Plays {
+        Plays {
+            cap: Some(cap),
+            ..Plays::default()
+        }
+    }
+
     pub fn sent(&mut self, now: Instant, stream: &str) {
         let attempts = self.attempts(stream);
         let backoff = PLAY_RETRY
             .saturating_mul(1 << attempts.min(3))
-            .min(MAX_BACKOFF);
+            .min(self.cap.unwrap_or(MAX_BACKOFF));
         let pending = Pending {
             due: now + backoff,
             attempts: attempts + 1,
@@ -112,6 +122,20 @@ mod tests {
         assert_eq!(plays.due(now), vec!["s".to_string()]);
         plays.remove("s");
         assert!(plays.next_due().is_none());
+    }
+
+    #[test]
+    fn a_capped_backoff_stays_under_its_cap() {
+        let mut plays = Plays::capped(Duration::from_secs(15));
+        let mut now = Instant::now();
+        let mut gaps = Vec::new();
+        for _ in 0..4 {
+            plays.sent(now, "s");
+            let next = plays.next_due().unwrap();
+            gaps.push((next - now).as_secs());
+            now = next;
+        }
+        assert_eq!(gaps, vec![10, 15, 15, 15]);
     }
 
     #[test]

@@ -53,6 +53,8 @@ pub struct CodecContext {
     /// Our own peer id (relay dialect); ignored for the official dialect.
     pub own_id: String,
     /// Room id as sent on the wire ([`RoomSecrets::room_wire`](super::RoomSecrets::room_wire)).
+    /// Empty = no room (single-stream mode): no `roomid` is sent and none is checked, as the relay
+    /// only delivers to us what comes from sockets outside every room.
     pub room_wire: String,
     /// Opens and seals SDP and candidates; `None` without a password.
     pub cipher: Option<Cipher>,
@@ -218,7 +220,9 @@ pub fn decode(ctx: &CodecContext, text: &str) -> Result<Incoming, DecodeError> {
     if let Some(request) = obj.get("request") {
         let request = request.as_str().ok_or(DecodeError::BadField("request"))?;
         return match (ctx.dialect, request) {
-            (Dialect::Relay, "joinroom") => Ok(Incoming::PeerJoined {
+            // vdoninja.js broadcasts a publisher's `seed` to the sockets in its room (or outside
+            // every room when it is in none): outside a room it is the only word of an arrival.
+            (Dialect::Relay, "joinroom" | "seed") => Ok(Incoming::PeerJoined {
                 peer: need_peer()?,
                 stream_id: opt_str(obj, "streamID")?,
             }),
@@ -290,6 +294,7 @@ fn relay_peer(ctx: &CodecContext, obj: &Obj) -> Result<Result<String, Incoming>,
         }
     }
     match obj.get("roomid") {
+        _ if ctx.room_wire.is_empty() => {}
         None | Some(Value::Null) => {}
         // The relay compares `String(roomid)`, so a numeric room is the same room.
         Some(Value::String(r)) if *r == ctx.room_wire => {}
@@ -361,6 +366,7 @@ pub fn encode(ctx: &CodecContext, msg: &Outgoing<'_>, iv: [u8; 16]) -> String {
     let mut vector = None;
     match *msg {
         Outgoing::JoinRoom => {
+            debug_assert!(!ctx.room_wire.is_empty(), "joinroom needs a room");
             fields.push(("request", json("joinroom")));
             fields.push(("roomid", json(ctx.room_wire.as_str())));
             if relay {
@@ -408,7 +414,9 @@ pub fn encode(ctx: &CodecContext, msg: &Outgoing<'_>, iv: [u8; 16]) -> String {
     }
     if relay {
         fields.push(("from", json(ctx.own_id.as_str())));
-        fields.push(("roomid", json(ctx.room_wire.as_str())));
+        if !ctx.room_wire.is_empty() {
+            fields.push(("roomid", json(ctx.room_wire.as_str())));
+        }
     }
     object(&fields)
 }

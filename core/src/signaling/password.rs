@@ -114,9 +114,18 @@ fn strip_port(host: &str) -> &str {
 
 /// Room name as the app sanitizes it: runs of non-word characters become `_`, at most 30 chars.
 pub fn sanitize_room(room: &str) -> String {
+    let mut out = sanitize_stream_id(room);
+    // All ASCII now, so byte truncation is a char truncation.
+    out.truncate(ROOM_MAX);
+    out
+}
+
+/// Stream id as the app sanitizes `&push=`: runs of non-word characters become `_` (the cut to
+/// 44 chars happens with the password suffix, in [`RoomSecrets::wire_stream_id`]).
+pub fn sanitize_stream_id(id: &str) -> String {
     let mut out = String::new();
     let mut in_run = false;
-    for c in js_trim(room).chars() {
+    for c in js_trim(id).chars() {
         if c.is_ascii_alphanumeric() || c == '_' {
             out.push(c);
             in_run = false;
@@ -125,8 +134,6 @@ pub fn sanitize_room(room: &str) -> String {
             in_run = true;
         }
     }
-    // All ASCII now, so byte truncation is a char truncation.
-    out.truncate(ROOM_MAX);
     out
 }
 

@@ -87,7 +87,7 @@ impl Hub {
     }
 
     pub(super) fn in_room(&self, client: ClientId) -> bool {
-        self.lock().relay.room(client).is_some()
+        self.lock().relay.is_settled(client)
     }
 
     pub(super) fn receive(&self, from: ClientId, text: &str) -> Verdict {

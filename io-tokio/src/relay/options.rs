@@ -36,7 +36,8 @@ pub struct ServerOptions {
     pub max_connections_per_ip: usize,
     /// Room size, id and room-name caps of the routing.
     pub limits: Limits,
-    /// A socket that has not joined a room this long after connecting is closed.
+    /// A socket that has not joined a room, published or asked to play this long after connecting
+    /// is closed.
     pub join_timeout: Duration,
     /// How often an idle connection is pinged.
     pub ping_interval: Duration,

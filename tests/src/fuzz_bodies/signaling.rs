@@ -41,6 +41,7 @@ pub fn signaling_room(data: &[u8]) {
             Dialect::Relay
         },
         record_streams: (flags & 4 != 0).then(|| vec![WANTED.to_string()]),
+        view: None,
         seed: 7,
         connection: Default::default(),
     };

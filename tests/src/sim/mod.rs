@@ -146,6 +146,7 @@ impl Sim {
             salt: SALT.into(),
             dialect: config.dialect,
             record_streams: config.record_streams.clone(),
+            view: None,
             seed: config.seed,
             connection: ConnectionSettings {
                 video_codecs: config.video_codecs.clone(),

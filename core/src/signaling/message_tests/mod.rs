@@ -86,3 +86,4 @@ mod encode;
 mod hostile;
 mod payloads;
 mod rooms;
+mod view;

@@ -71,7 +71,18 @@ fn relay_joinroom_and_publisher_requests() {
             stream_id: None
         })
     );
-    for r in ["play", "seed", "somethingNew"] {
+    // A publisher outside any room only says `seed`; the relay forwards it like a joinroom.
+    assert_eq!(
+        dec(
+            &c,
+            json!({"request": "seed", "streamID": "cam1808d64", "roomid": ROOM, "from": PUB})
+        ),
+        Ok(Incoming::PeerJoined {
+            peer: PUB.into(),
+            stream_id: Some("cam1808d64".into())
+        })
+    );
+    for r in ["play", "somethingNew"] {
         assert!(
             ignored(dec(
                 &c,
