@@ -279,6 +279,11 @@ impl ValidOptions {
     pub fn output_dir(&self) -> &std::path::Path {
         &self.output_dir
     }
+
+    /// The stream recorded in single-stream mode (`--view`); None when recording a room.
+    pub fn view(&self) -> Option<&str> {
+        self.view.as_deref()
+    }
 }
 
 /// Zero durations would stop at once; an empty command would run nothing.
@@ -302,10 +307,6 @@ fn check_lifecycle(l: &Lifecycle) -> Result<(), OptionsError> {
         ));
     }
     Ok(())
-    /// The stream recorded in single-stream mode (`--view`); None when recording a room.
-    pub fn view(&self) -> Option<&str> {
-        self.view.as_deref()
-    }
 }
 
 /// Official dialect for the public VDO.Ninja servers, relay dialect for anything self-hosted.
@@ -419,7 +420,6 @@ impl fmt::Display for OptionsError {
                 write!(f, "output directory {}: {reason}", path.display())
             }
             OptionsError::IceServers(e) | OptionsError::Lifecycle(e) => f.write_str(e),
-            OptionsError::IceServers(e) => f.write_str(e),
             OptionsError::EmptyStreamId => f.write_str("the stream id must not be empty"),
             OptionsError::ViewConflict(other) => write!(
                 f,
