@@ -11,7 +11,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use roomrec_core::ice::{parse_stun, parse_turn, StunUrl, TurnUrl};
 use roomrec_core::media::Codec;
 use roomrec_core::signaling::{Dialect, Password};
-use roomrec_io_tokio::options::{OptionsError, ValidOptions, DEFAULT_SERVER};
+use roomrec_io_tokio::options::{OptionsError, PortRange, ValidOptions, DEFAULT_SERVER};
 use roomrec_io_tokio::RecorderOptions;
 
 #[derive(Parser, Debug)]
@@ -167,6 +167,10 @@ pub struct RecordArgs {
     /// kept. At exit, commands still running are waited for up to 30 s
     #[arg(long, value_name = "CMD")]
     pub on_file_closed: Option<String>,
+    /// Bind WebRTC UDP sockets only to ports in FIRST-LAST (or one PORT), one per connection and
+    /// address, for a firewall rule narrower than the ephemeral range [default: any free port]
+    #[arg(long, value_name = "FIRST-LAST")]
+    pub port_range: Option<PortRange>,
 }
 
 /// What to run, every flag checked.
@@ -215,6 +219,7 @@ impl RecordArgs {
         o.lifecycle.max_duration = self.max_duration;
         o.lifecycle.stop_when_empty = self.stop_when_empty;
         o.lifecycle.on_file_closed = self.on_file_closed;
+        o.udp_ports = self.port_range;
         o.validate().map_err(|e| {
             let msg = match flag(&e) {
                 Some(flag) => format!("{flag}: {e}"),
