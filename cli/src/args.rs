@@ -11,7 +11,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use roomrec_core::ice::{parse_stun, parse_turn, StunUrl, TurnUrl};
 use roomrec_core::media::Codec;
 use roomrec_core::signaling::{Dialect, Password};
-use roomrec_io_tokio::options::{OptionsError, ValidOptions, DEFAULT_SERVER};
+use roomrec_io_tokio::options::{OptionsError, PortRange, ValidOptions, DEFAULT_SERVER};
 use roomrec_io_tokio::RecorderOptions;
 
 #[derive(Parser, Debug)]
@@ -172,6 +172,10 @@ pub struct RecordArgs {
     /// instead of a room; asks again whenever the publisher is gone, so a comeback gets a new file
     #[arg(long, value_name = "STREAMID", conflicts_with_all = ["room", "record_streams"])]
     pub view: Option<String>,
+    /// Bind WebRTC UDP sockets only to ports in FIRST-LAST (or one PORT), one per connection and
+    /// address, for a firewall rule narrower than the ephemeral range [default: any free port]
+    #[arg(long, value_name = "FIRST-LAST")]
+    pub port_range: Option<PortRange>,
 }
 
 /// What to run, every flag checked.
@@ -221,6 +225,7 @@ impl RecordArgs {
         o.lifecycle.stop_when_empty = self.stop_when_empty;
         o.lifecycle.on_file_closed = self.on_file_closed;
         o.view = self.view;
+        o.udp_ports = self.port_range;
         o.validate().map_err(|e| {
             let msg = match flag(&e) {
                 Some(flag) => format!("{flag}: {e}"),

@@ -5,6 +5,7 @@
 use std::future::poll_fn;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Instant, SystemTime};
@@ -20,6 +21,7 @@ use tokio::sync::mpsc;
 use crate::files::{FileSink, RecorderFiles};
 use crate::manifest::ManifestSender;
 use crate::netif;
+use crate::options::PortRange;
 use crate::status::{feed, StatusHub};
 use crate::streams::{StreamEvent, Streams};
 use crate::wake::wake_at;
@@ -33,6 +35,45 @@ pub(crate) struct ShellContext {
     pub manifest: ManifestSender,
     pub reports: mpsc::UnboundedSender<(ConnectionHandle, ConnectionReport)>,
     pub status: StatusHub,
+    pub udp_ports: UdpPorts,
+}
+
+/// Where connections bind their UDP sockets: any free port, or the first free one in a range,
+/// starting after the last one handed out (so a port just released is not reused at once).
+pub(crate) struct UdpPorts {
+    range: Option<PortRange>,
+    next: AtomicUsize,
+}
+
+impl UdpPorts {
+    pub fn new(range: Option<PortRange>) -> UdpPorts {
+        UdpPorts {
+            range,
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    fn bind(&self, ip: IpAddr) -> io::Result<LocalSocket> {
+        let Some(range) = self.range else {
+            return bind_one(SocketAddr::new(ip, 0));
+        };
+        let start = self.next.load(Ordering::Relaxed);
+        for i in 0..range.len() {
+            let port = range.nth(start + i);
+            match bind_one(SocketAddr::new(ip, port)) {
+                Ok(socket) => {
+                    self.next.store(start + i + 1, Ordering::Relaxed);
+                    return Ok(socket);
+                }
+                Err(e) if e.kind() == io::ErrorKind::AddrInUse => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!("every port of --port-range {range} is in use"),
+        ))
+    }
 }
 
 /// Binds the sockets, builds the connection and runs it until it reports `Closed`.
@@ -41,7 +82,7 @@ pub(crate) async fn run_connection(
     start: Box<ConnectionStart>,
     commands: mpsc::UnboundedReceiver<ConnectionCommand>,
 ) {
-    let sockets = bind_sockets(&netif::ice_addresses(&ctx.ice_ips)).await;
+    let sockets = bind_sockets(&ctx.udp_ports, &netif::ice_addresses(&ctx.ice_ips));
     let local_addrs: Vec<SocketAddr> = sockets.iter().map(|s| s.local).collect();
     let handle = start.handle;
     let connection = Connection::new(Instant::now(), SystemTime::now(), *start, &local_addrs);
@@ -63,10 +104,10 @@ pub(crate) async fn run_connection(
 /// One UDP socket per address: tokio's for receiving, a clone of it for sending (a plain
 /// non-blocking send: tokio's `try_send_to` refuses until the reactor has seen the socket writable,
 /// which loses a fresh connection's first STUN and TURN requests).
-async fn bind_sockets(ips: &[IpAddr]) -> Vec<LocalSocket> {
+fn bind_sockets(ports: &UdpPorts, ips: &[IpAddr]) -> Vec<LocalSocket> {
     let mut out = Vec::new();
     for ip in ips {
-        match bind_one(SocketAddr::new(*ip, 0)) {
+        match ports.bind(*ip) {
             Ok(socket) => out.push(socket),
             Err(e) => tracing::warn!("cannot bind a UDP socket on {ip}: {e}"),
         }

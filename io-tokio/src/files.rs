@@ -1,20 +1,32 @@
-//! The file writer: one thread per open file, fed by an unbounded queue, so a slow disk never
-//! blocks a packet path. Files are created with `create_new` (never overwritten); a write error
-//! stops that file only.
+//! The file writer. A connection task buffers each file's bytes and hands them over in batches
+//! (every `HANDOFF_BYTES`, or when the buffer is `HANDOFF_AGE` old, or on the recorder's flush) to
+//! a few writer threads shared by all files (files/writer.rs), so a slow disk never blocks a
+//! packet path and no thread is woken per frame. Files are created with `create_new` (never
+//! overwritten); a write error stops that file only.
+
+mod writer;
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::io;
+use std::mem;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{mpsc as std_mpsc, Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc as std_mpsc, Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use roomrec_core::media::{FileId, Patch};
 use tokio::sync::{mpsc, Notify};
 
+use writer::{FileCell, Op, Target};
+
 /// Warn once when this many bytes wait for one file's writer.
 const QUEUE_WARN_BYTES: u64 = 64 << 20;
-const BUFFER_BYTES: usize = 256 << 10;
+/// Hand a file's buffer to the writers at this size...
+const HANDOFF_BYTES: usize = 64 << 10;
+/// ...or when its oldest byte is this old (the recorder's own flush comes every second), so a
+/// crash loses well under a second of a busy stream.
+const HANDOFF_AGE: Duration = Duration::from_millis(250);
 /// `name_1`, `name_2`... up to this before giving up.
 const MAX_NAME_COUNTER: u32 = 100_000;
 
@@ -42,31 +54,40 @@ pub enum FileEvent {
     },
 }
 
-enum Op {
-    Write(Vec<u8>),
-    Flush,
-    Finalize(Vec<Patch>),
-}
-
-enum Target {
-    /// Create `{base}.{ext}` (or `{base}_N.{ext}`) in the output dir.
-    New { base: String, ext: String },
-    /// Open an existing path for writing as is (tests: `/dev/full`).
-    #[cfg(feature = "test-hooks")]
-    Exact(PathBuf),
-}
-
 struct Shared {
     dir: PathBuf,
     live: AtomicUsize,
     idle: Notify,
     subscribers: Mutex<Vec<mpsc::UnboundedSender<FileEvent>>>,
+    /// The writers' run queue, started with the first file.
+    writers: OnceLock<Result<std_mpsc::Sender<Arc<FileCell>>, String>>,
 }
 
 impl Shared {
     fn emit(&self, event: FileEvent) {
         let mut subs = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
         subs.retain(|s| s.send(event.clone()).is_ok());
+    }
+
+    fn writers(&self) -> Result<&std_mpsc::Sender<Arc<FileCell>>, &str> {
+        self.writers
+            .get_or_init(|| writer::start_writers().map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|e| e.as_str())
+    }
+
+    /// Give a file with queued operations to a writer thread.
+    fn schedule(&self, cell: Arc<FileCell>) {
+        if let Ok(tx) = self.writers() {
+            // The receiver lives as long as the writer threads, which never stop while we exist.
+            let _ = tx.send(cell);
+        }
+    }
+
+    /// A file reached its end (closed, or failed to open).
+    fn file_done(&self) {
+        self.live.fetch_sub(1, Ordering::SeqCst);
+        self.idle.notify_waiters();
     }
 }
 
@@ -84,6 +105,7 @@ impl FileSink {
                 live: AtomicUsize::new(0),
                 idle: Notify::new(),
                 subscribers: Mutex::new(Vec::new()),
+                writers: OnceLock::new(),
             }),
         }
     }
@@ -156,66 +178,45 @@ impl FileSink {
     }
 
     fn start(&self, file: FileId, target: Target) -> FileHandle {
-        let (tx, rx) = std_mpsc::channel();
-        let state = Arc::new(FileState {
-            queued: AtomicU64::new(0),
-            failed: AtomicBool::new(false),
-        });
-        let shared = self.shared.clone();
-        let thread_state = state.clone();
-        shared.live.fetch_add(1, Ordering::SeqCst);
-        let spawned = std::thread::Builder::new()
-            .name(format!("roomrec-file-{}", file.0))
-            .spawn(move || {
-                let _live = LiveGuard(shared.clone());
-                writer_thread(&shared, file, target, rx, &thread_state);
-            });
-        if let Err(e) = spawned {
-            self.shared.live.fetch_sub(1, Ordering::SeqCst);
-            self.shared.idle.notify_waiters();
-            return self.failed(file, format!("cannot start a writer thread: {e}"));
+        if let Err(e) = self.shared.writers() {
+            return self.failed(file, format!("cannot start the writer threads: {e}"));
         }
+        self.shared.live.fetch_add(1, Ordering::SeqCst);
+        let cell = Arc::new(FileCell::new(file, self.shared.clone()));
+        cell.send(Op::Open(target));
         FileHandle {
             file,
-            tx: Some(tx),
-            state,
+            cell: Some(cell),
+            buf: Vec::new(),
+            oldest: None,
             warned: false,
+            closed: false,
         }
     }
 }
 
-struct LiveGuard(Arc<Shared>);
-impl Drop for LiveGuard {
-    fn drop(&mut self) {
-        self.0.live.fetch_sub(1, Ordering::SeqCst);
-        self.0.idle.notify_waiters();
-    }
-}
-
-struct FileState {
-    queued: AtomicU64,
-    failed: AtomicBool,
-}
-
-/// Sending side of one file's writer. Dropping it without `finalize` flushes and closes the file.
+/// Sending side of one file. Dropping it without `finalize` keeps (fsyncs) what was written.
 pub struct FileHandle {
     file: FileId,
-    tx: Option<std_mpsc::Sender<Op>>,
-    state: Arc<FileState>,
+    /// `None`: a file that never started (bad name); everything is swallowed.
+    cell: Option<Arc<FileCell>>,
+    /// Bytes not yet handed to the writers.
+    buf: Vec<u8>,
+    /// When the oldest byte in `buf` arrived.
+    oldest: Option<Instant>,
     warned: bool,
+    closed: bool,
 }
 
 impl FileHandle {
     fn dead(file: FileId) -> FileHandle {
-        let state = Arc::new(FileState {
-            queued: AtomicU64::new(0),
-            failed: AtomicBool::new(true),
-        });
         FileHandle {
             file,
-            tx: None,
-            state,
+            cell: None,
+            buf: Vec::new(),
+            oldest: None,
             warned: true,
+            closed: true,
         }
     }
 
@@ -225,15 +226,52 @@ impl FileHandle {
 
     /// The writer gave up on this file (bad name, open or write error).
     pub fn failed(&self) -> bool {
-        self.state.failed.load(Ordering::Relaxed)
+        self.cell
+            .as_ref()
+            .is_none_or(|c| c.failed.load(Ordering::Relaxed))
     }
 
     pub fn write(&mut self, bytes: Vec<u8>) {
         if bytes.is_empty() || self.failed() {
             return;
         }
+        let now = Instant::now();
+        let oldest = *self.oldest.get_or_insert(now);
+        if self.buf.is_empty() && bytes.len() >= HANDOFF_BYTES {
+            self.buf = bytes;
+        } else {
+            if self.buf.capacity() == 0 {
+                self.buf.reserve(HANDOFF_BYTES + (HANDOFF_BYTES >> 2));
+            }
+            self.buf.extend_from_slice(&bytes);
+        }
+        if self.buf.len() >= HANDOFF_BYTES || now.duration_since(oldest) >= HANDOFF_AGE {
+            self.hand_off();
+        }
+    }
+
+    /// Hand everything buffered to the writers now.
+    pub fn flush(&mut self) {
+        self.hand_off();
+    }
+
+    pub fn finalize(mut self, patches: Vec<Patch>) {
+        self.hand_off();
+        self.closed = true;
+        self.send(Op::Finalize(patches));
+    }
+
+    fn hand_off(&mut self) {
+        self.oldest = None;
+        if self.buf.is_empty() {
+            return;
+        }
+        let bytes = mem::take(&mut self.buf);
+        let Some(cell) = &self.cell else {
+            return;
+        };
         let len = bytes.len() as u64;
-        let queued = self.state.queued.fetch_add(len, Ordering::Relaxed) + len;
+        let queued = cell.queued.fetch_add(len, Ordering::Relaxed) + len;
         if queued > QUEUE_WARN_BYTES && !self.warned {
             self.warned = true;
             tracing::warn!(
@@ -247,19 +285,18 @@ impl FileHandle {
         self.send(Op::Write(bytes));
     }
 
-    pub fn flush(&mut self) {
-        self.send(Op::Flush);
+    fn send(&self, op: Op) {
+        if let Some(cell) = &self.cell {
+            cell.send(op);
+        }
     }
+}
 
-    pub fn finalize(mut self, patches: Vec<Patch>) {
-        self.send(Op::Finalize(patches));
-    }
-
-    fn send(&mut self, op: Op) {
-        if let Some(tx) = &self.tx {
-            if tx.send(op).is_err() {
-                self.tx = None;
-            }
+impl Drop for FileHandle {
+    fn drop(&mut self) {
+        if !self.closed {
+            self.hand_off();
+            self.send(Op::Close);
         }
     }
 }
@@ -306,128 +343,6 @@ pub(crate) fn create_unique(dir: &Path, base: &str, ext: &str) -> io::Result<(Fi
         io::ErrorKind::AlreadyExists,
         "every numbered variant of the name exists",
     ))
-}
-
-fn writer_thread(
-    shared: &Shared,
-    file: FileId,
-    target: Target,
-    rx: std_mpsc::Receiver<Op>,
-    state: &FileState,
-) {
-    let opened = match &target {
-        Target::New { base, ext } => create_unique(&shared.dir, base, ext),
-        #[cfg(feature = "test-hooks")]
-        Target::Exact(path) => OpenOptions::new()
-            .write(true)
-            .open(path)
-            .map(|f| (f, path.clone())),
-    };
-    let (f, path) = match opened {
-        Ok(x) => x,
-        Err(e) => {
-            let name = match &target {
-                Target::New { base, ext } => shared.dir.join(format!("{base}.{ext}")),
-                #[cfg(feature = "test-hooks")]
-                Target::Exact(p) => p.clone(),
-            };
-            let error = format!("cannot create {}: {e}", name.display());
-            tracing::error!(file = file.0, "{error}");
-            state.failed.store(true, Ordering::Relaxed);
-            shared.emit(FileEvent::Failed {
-                file,
-                path: Some(name),
-                error,
-            });
-            return;
-        }
-    };
-    let requested = match &target {
-        Target::New { base, ext } => format!("{base}.{ext}"),
-        #[cfg(feature = "test-hooks")]
-        Target::Exact(p) => p
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-    };
-    tracing::debug!(file = file.0, path = %path.display(), "file opened");
-    shared.emit(FileEvent::Opened {
-        file,
-        requested,
-        path: path.clone(),
-    });
-
-    let mut w = BufWriter::with_capacity(BUFFER_BYTES, f);
-    let mut written = 0u64;
-    let mut finalized = false;
-    let fail = |e: io::Error, what: &str| {
-        let error = format!(
-            "{what} {} failed: {e}; nothing more is written to this file",
-            path.display()
-        );
-        tracing::error!(file = file.0, "{error}");
-        state.failed.store(true, Ordering::Relaxed);
-        shared.emit(FileEvent::Failed {
-            file,
-            path: Some(path.clone()),
-            error,
-        });
-    };
-    for op in rx.iter() {
-        if let Op::Write(bytes) = &op {
-            state
-                .queued
-                .fetch_sub(bytes.len() as u64, Ordering::Relaxed);
-        }
-        if state.failed.load(Ordering::Relaxed) {
-            continue;
-        }
-        let result = match op {
-            Op::Write(bytes) => w.write_all(&bytes).map(|()| written += bytes.len() as u64),
-            Op::Flush => w.flush(),
-            Op::Finalize(patches) => {
-                let r = finish(&mut w, written, &patches, &path);
-                finalized = r.is_ok();
-                if let Err(e) = r {
-                    fail(e, "finalizing");
-                }
-                break;
-            }
-        };
-        if let Err(e) = result {
-            fail(e, "writing");
-        }
-    }
-    if !finalized && !state.failed.load(Ordering::Relaxed) {
-        // The recorder went away without a clean finish: keep what we have.
-        if let Err(e) = w.flush().and_then(|()| w.get_ref().sync_data()) {
-            fail(e, "flushing");
-        }
-    }
-    tracing::debug!(file = file.0, path = %path.display(), bytes = written, finalized, "file closed");
-    shared.emit(FileEvent::Closed {
-        file,
-        path,
-        bytes: written,
-        finalized,
-    });
-}
-
-/// Flush, apply patches in place, fsync.
-fn finish(w: &mut BufWriter<File>, written: u64, patches: &[Patch], path: &Path) -> io::Result<()> {
-    w.flush()?;
-    let f = w.get_mut();
-    for p in patches {
-        let end = p.offset.checked_add(p.bytes.len() as u64);
-        if end.is_none_or(|end| end > written) {
-            tracing::warn!(path = %path.display(), offset = p.offset, len = p.bytes.len(), written,
-                "ignoring a patch beyond the end of the file");
-            continue;
-        }
-        f.seek(SeekFrom::Start(p.offset))?;
-        f.write_all(&p.bytes)?;
-    }
-    f.sync_all()
 }
 
 /// The files of one recorder, by id.

@@ -61,6 +61,9 @@ pub struct RecorderOptions {
     pub signaling_trace_redact: bool,
     /// Orderly shutdown must finish within this time.
     pub shutdown_timeout: Duration,
+    /// Bind every connection's UDP sockets to a port in this range (one firewall rule instead of
+    /// the ephemeral range); None = any free port.
+    pub udp_ports: Option<PortRange>,
     /// When to stop by itself, and what to run for each finished file (see [`Lifecycle`]).
     pub lifecycle: Lifecycle,
     // -- single-stream mode --
@@ -109,6 +112,7 @@ pub struct ValidOptions {
     pub(crate) lifecycle: Lifecycle,
     /// Single-stream mode: the stream id (trimmed); `room` is empty then.
     pub(crate) view: Option<String>,
+    pub(crate) udp_ports: Option<PortRange>,
 }
 
 impl RecorderOptions {
@@ -141,6 +145,7 @@ impl RecorderOptions {
                 hook_timeout: Duration::from_secs(30),
                 ..Lifecycle::default()
             },
+            udp_ports: None,
             view: None,
         }
     }
@@ -233,6 +238,7 @@ impl RecorderOptions {
             signaling_trace_redact: self.signaling_trace_redact,
             shutdown_timeout: self.shutdown_timeout,
             lifecycle: self.lifecycle,
+            udp_ports: self.udp_ports,
         })
     }
 }
@@ -307,6 +313,69 @@ fn check_lifecycle(l: &Lifecycle) -> Result<(), OptionsError> {
         ));
     }
     Ok(())
+}
+
+/// UDP ports `first..=last` (1 ≤ first ≤ last); each connection takes a free one per address, so
+/// the range bounds how many connections can be up at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortRange {
+    first: u16,
+    last: u16,
+}
+
+impl PortRange {
+    pub fn new(first: u16, last: u16) -> Result<PortRange, String> {
+        if first == 0 {
+            return Err("port 0 is not a port".into());
+        }
+        if first > last {
+            return Err(format!("{first}-{last} is empty (first > last)"));
+        }
+        Ok(PortRange { first, last })
+    }
+
+    pub fn first(&self) -> u16 {
+        self.first
+    }
+
+    pub fn len(&self) -> usize {
+        usize::from(self.last - self.first) + 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The `i`-th port, wrapping around.
+    pub fn nth(&self, i: usize) -> u16 {
+        self.first + (i % self.len()) as u16
+    }
+}
+
+impl std::str::FromStr for PortRange {
+    type Err = String;
+
+    /// `A-B`, or `A` for a single port.
+    fn from_str(s: &str) -> Result<PortRange, String> {
+        let port = |p: &str| {
+            p.trim()
+                .parse::<u16>()
+                .map_err(|_| format!("{p:?} is not a port number (1-65535)"))
+        };
+        match s.split_once('-') {
+            Some((a, b)) => PortRange::new(port(a)?, port(b)?),
+            None => {
+                let p = port(s)?;
+                PortRange::new(p, p)
+            }
+        }
+    }
+}
+
+impl fmt::Display for PortRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.first, self.last)
+    }
 }
 
 /// Official dialect for the public VDO.Ninja servers, relay dialect for anything self-hosted.
@@ -433,6 +502,20 @@ impl std::error::Error for OptionsError {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn port_ranges() {
+        let r: PortRange = "40000-40009".parse().unwrap();
+        assert_eq!((r.first(), r.len()), (40000, 10));
+        assert_eq!((r.nth(0), r.nth(9), r.nth(10)), (40000, 40009, 40000));
+        let one: PortRange = " 5000 ".parse().unwrap();
+        assert_eq!((one.first(), one.len(), one.nth(3)), (5000, 1, 5000));
+        let full: PortRange = "1-65535".parse().unwrap();
+        assert_eq!((full.len(), full.nth(65534)), (65535, 65535));
+        for bad in ["", "0-10", "10-9", "a-b", "1-65536", "-5", "5-", "1-2-3"] {
+            assert!(bad.parse::<PortRange>().is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn dialect_follows_host() {

@@ -12,6 +12,7 @@ use roomrec_core::room::{Room, RoomConfig};
 use tokio::sync::mpsc;
 
 use crate::connection_task::ShellContext;
+use crate::connection_task::UdpPorts;
 use crate::driver::{Driver, Stop};
 use crate::files::FileSink;
 use crate::manifest::Manifest;
@@ -136,6 +137,7 @@ pub async fn run_with_status(
         manifest: manifest.sender(),
         reports: reports_tx,
         status: status.clone(),
+        udp_ports: UdpPorts::new(options.udp_ports),
     });
     let room = Room::new(
         RoomConfig {
