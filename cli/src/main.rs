@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use roomrec_core::signaling::Password;
+use roomrec_io_tokio::http::HttpOptions;
 use roomrec_io_tokio::status::{EventsTarget, EventsWriter, StatusHub};
 
 use args::{Cli, Command, Mode};
@@ -24,6 +25,10 @@ fn main() -> ExitCode {
     let verbose = cli.verbose;
     let stdout_tty = std::io::stdout().is_terminal();
     let events = EventsTarget::choose(cli.record.events.as_deref(), cli.record.quiet, stdout_tty);
+    let http = match cli.http_options() {
+        Ok(http) => http,
+        Err(e) => return usage(e),
+    };
     let mode = match cli.mode() {
         Ok(mode) => mode,
         Err(e) => return usage(e),
@@ -45,7 +50,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match mode {
-            Mode::Record(options) => record_main(*options, events).await,
+            Mode::Record(options) => record_main(*options, events, http).await,
             Mode::Command(Command::Relay(args)) => relay_cmd::relay_main(args).await,
             Mode::Command(Command::CheckNetwork {
                 stun,
@@ -61,9 +66,10 @@ fn main() -> ExitCode {
                 dialect,
                 password,
                 events,
+                http: _,
             }) => {
                 let events = EventsTarget::choose(events.as_deref(), true, stdout_tty);
-                demo_main(seconds, output_dir, dialect, password, events).await
+                demo_main(seconds, output_dir, dialect, password, events, http).await
             }
         }
     });
@@ -92,11 +98,20 @@ fn usage(e: clap::Error) -> ExitCode {
 async fn record_main(
     options: roomrec_io_tokio::options::ValidOptions,
     events: Option<EventsTarget>,
+    http: Option<HttpOptions>,
 ) -> Result<(), String> {
     let hub = StatusHub::new(options.room());
     let writer = start_events(&hub, events.as_ref())?;
+    let server = match http {
+        Some(http) => Some(roomrec_io_tokio::http::start_for(http, &hub).await?),
+        None => None,
+    };
     let shutdown = roomrec_io_tokio::signals::shutdown_signal();
     let result = roomrec_io_tokio::run_with_status(options, hub, shutdown).await;
+    // A watcher's last scrape after the recording stopped (see `http::LINGER`).
+    if let Some(server) = server {
+        server.finish(roomrec_io_tokio::http::LINGER).await;
+    }
     finish_events(writer);
     result.map_err(|e| e.to_string())
 }
@@ -142,6 +157,7 @@ async fn demo_main(
     dialect: roomrec_core::signaling::Dialect,
     password: Option<String>,
     events: Option<EventsTarget>,
+    http: Option<HttpOptions>,
 ) -> Result<(), String> {
     std::fs::create_dir_all(&output_dir)
         .map_err(|e| format!("cannot create {}: {e}", output_dir.display()))?;
@@ -154,6 +170,7 @@ async fn demo_main(
         duration: std::time::Duration::from_secs(seconds),
         dialect,
         password: Password::parse(password.as_deref()),
+        http,
     };
     let hub = StatusHub::new(roomrec_io_tokio::demo::ROOM);
     let writer = start_events(&hub, events.as_ref())?;

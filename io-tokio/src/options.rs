@@ -61,6 +61,8 @@ pub struct RecorderOptions {
     pub signaling_trace_redact: bool,
     /// Orderly shutdown must finish within this time.
     pub shutdown_timeout: Duration,
+    /// Copy a video keyframe every few seconds into the status hub (thumbnails for `--http`).
+    pub preview_keyframes: bool,
 }
 
 /// Checked options with every default resolved. Only [`RecorderOptions::validate`] makes one.
@@ -85,6 +87,7 @@ pub struct ValidOptions {
     pub(crate) signaling_trace: Option<PathBuf>,
     pub(crate) signaling_trace_redact: bool,
     pub(crate) shutdown_timeout: Duration,
+    pub(crate) preview_keyframes: bool,
 }
 
 impl RecorderOptions {
@@ -113,6 +116,7 @@ impl RecorderOptions {
             signaling_trace: None,
             signaling_trace_redact: false,
             shutdown_timeout: Duration::from_secs(2),
+            preview_keyframes: false,
         }
     }
 
@@ -190,6 +194,7 @@ impl RecorderOptions {
             signaling_trace: self.signaling_trace,
             signaling_trace_redact: self.signaling_trace_redact,
             shutdown_timeout: self.shutdown_timeout,
+            preview_keyframes: self.preview_keyframes,
         })
     }
 }
