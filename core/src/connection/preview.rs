@@ -8,7 +8,9 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use super::api::{ConnectionEvent, KeyframePreview, AUDIO_LEVEL_INTERVAL, PREVIEW_KEYFRAME_INTERVAL};
+use super::api::{
+    ConnectionEvent, KeyframePreview, AUDIO_LEVEL_INTERVAL, PREVIEW_KEYFRAME_INTERVAL,
+};
 use crate::media::codec::video_resolution;
 use crate::media::{MediaFrame, TrackKind};
 
@@ -132,17 +134,32 @@ mod tests {
         assert_eq!(off.frame(t0, &frame(Codec::Vp8, &VP8_KEY, true, t0)), None);
 
         let mut p = Preview::new(true);
-        let Some(ConnectionEvent::Keyframe(k)) = p.frame(t0, &frame(Codec::Vp8, &VP8_KEY, true, t0))
+        let Some(ConnectionEvent::Keyframe(k)) =
+            p.frame(t0, &frame(Codec::Vp8, &VP8_KEY, true, t0))
         else {
             panic!("no keyframe preview");
         };
-        assert_eq!((k.codec, k.width, k.height), (Codec::Vp8, Some(320), Some(240)));
+        assert_eq!(
+            (k.codec, k.width, k.height),
+            (Codec::Vp8, Some(320), Some(240))
+        );
         assert_eq!(&*k.data, &VP8_KEY);
         let soon = t0 + PREVIEW_KEYFRAME_INTERVAL / 2;
-        assert_eq!(p.frame(soon, &frame(Codec::Vp8, &VP8_KEY, true, soon)), None);
+        assert_eq!(
+            p.frame(soon, &frame(Codec::Vp8, &VP8_KEY, true, soon)),
+            None
+        );
         let later = t0 + PREVIEW_KEYFRAME_INTERVAL;
-        assert_eq!(p.frame(later, &frame(Codec::Vp8, &[0x11, 0, 0], false, later)), None);
-        assert_eq!(p.frame(later, &frame(Codec::Opus, &[0xfc], true, later)), None);
-        assert!(p.frame(later, &frame(Codec::Vp8, &VP8_KEY, true, later)).is_some());
+        assert_eq!(
+            p.frame(later, &frame(Codec::Vp8, &[0x11, 0, 0], false, later)),
+            None
+        );
+        assert_eq!(
+            p.frame(later, &frame(Codec::Opus, &[0xfc], true, later)),
+            None
+        );
+        assert!(p
+            .frame(later, &frame(Codec::Vp8, &VP8_KEY, true, later))
+            .is_some());
     }
 }

@@ -23,14 +23,19 @@ pub(super) async fn events(
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let (history, rx) = state.hub.subscribe_with_history();
     let history = stream::iter(history.into_iter().map(|line| Ok(sse(&line))));
-    let live = stream::unfold(rx, |mut rx: broadcast::Receiver<Arc<EventLine>>| async move {
-        let event = match rx.recv().await {
-            Ok(line) => sse(&line),
-            Err(RecvError::Lagged(n)) => SseEvent::default().event("lagged").data(n.to_string()),
-            Err(RecvError::Closed) => return None,
-        };
-        Some((Ok(event), rx))
-    });
+    let live = stream::unfold(
+        rx,
+        |mut rx: broadcast::Receiver<Arc<EventLine>>| async move {
+            let event = match rx.recv().await {
+                Ok(line) => sse(&line),
+                Err(RecvError::Lagged(n)) => {
+                    SseEvent::default().event("lagged").data(n.to_string())
+                }
+                Err(RecvError::Closed) => return None,
+            };
+            Some((Ok(event), rx))
+        },
+    );
     use futures_util::StreamExt;
     Sse::new(history.chain(live)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
 }

@@ -58,12 +58,16 @@ impl FileAccounts {
                 let line = match rx.recv().await {
                     Ok(line) => line,
                     Err(RecvError::Lagged(n)) => {
-                        tracing::warn!("metrics missed {n} status events: file counters may be low");
+                        tracing::warn!(
+                            "metrics missed {n} status events: file counters may be low"
+                        );
                         continue;
                     }
                     Err(RecvError::Closed) => return,
                 };
-                let Some(accounts) = weak.upgrade() else { return };
+                let Some(accounts) = weak.upgrade() else {
+                    return;
+                };
                 accounts.apply(&line.event);
             }
         });
@@ -117,14 +121,38 @@ pub(super) async fn metrics(State(state): State<AppState>) -> Response {
         registry.register(name, help, f.clone());
         f
     };
-    let received = family(&mut registry, "roomrec_stream_received_bytes", "Media bytes received");
-    let written = family(&mut registry, "roomrec_stream_written_bytes", "Bytes written to files");
-    let frames = family(&mut registry, "roomrec_stream_frames", "Frames written to the current file");
-    let lost = family(&mut registry, "roomrec_stream_packets_lost", "RTP packets lost");
-    let keyframes = family(&mut registry, "roomrec_stream_keyframe_requests", "Keyframe requests sent");
+    let received = family(
+        &mut registry,
+        "roomrec_stream_received_bytes",
+        "Media bytes received",
+    );
+    let written = family(
+        &mut registry,
+        "roomrec_stream_written_bytes",
+        "Bytes written to files",
+    );
+    let frames = family(
+        &mut registry,
+        "roomrec_stream_frames",
+        "Frames written to the current file",
+    );
+    let lost = family(
+        &mut registry,
+        "roomrec_stream_packets_lost",
+        "RTP packets lost",
+    );
+    let keyframes = family(
+        &mut registry,
+        "roomrec_stream_keyframe_requests",
+        "Keyframe requests sent",
+    );
     let files = family(&mut registry, "roomrec_stream_files", "Files opened");
     let open = Gauge::<i64>::default();
-    registry.register("roomrec_open_connections", "Guests not yet left", open.clone());
+    registry.register(
+        "roomrec_open_connections",
+        "Guests not yet left",
+        open.clone(),
+    );
 
     let snapshot = state.hub.snapshot();
     let accounts = state.files.get();

@@ -33,7 +33,10 @@ pub(super) async fn thumbnail(
         (header::CACHE_CONTROL, "no-store".to_string()),
         (HeaderName::from_static("x-codec"), thumb.codec.clone()),
         (HeaderName::from_static("x-width"), thumb.width.to_string()),
-        (HeaderName::from_static("x-height"), thumb.height.to_string()),
+        (
+            HeaderName::from_static("x-height"),
+            thumb.height.to_string(),
+        ),
     ];
     (headers, thumb.data.clone()).into_response()
 }
@@ -41,5 +44,9 @@ pub(super) async fn thumbnail(
 /// Finalizes the recording and exits, like SIGTERM.
 pub(super) async fn stop(State(state): State<AppState>) -> Response {
     state.hub.request_stop("POST /stop");
-    (StatusCode::ACCEPTED, "stopping: files are being finalized\n").into_response()
+    (
+        StatusCode::ACCEPTED,
+        "stopping: files are being finalized\n",
+    )
+        .into_response()
 }

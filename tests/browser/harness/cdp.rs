@@ -174,12 +174,26 @@ impl Browser {
     }
 
     /// A PNG of the page's viewport, `width` x `height` CSS pixels.
-    pub async fn screenshot(&self, page: &Page, width: u32, height: u32) -> Result<Vec<u8>, String> {
-        let metrics = json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false});
-        self.call(Some(&page.session), "Emulation.setDeviceMetricsOverride", metrics)
-            .await?;
+    pub async fn screenshot(
+        &self,
+        page: &Page,
+        width: u32,
+        height: u32,
+    ) -> Result<Vec<u8>, String> {
+        let metrics =
+            json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false});
+        self.call(
+            Some(&page.session),
+            "Emulation.setDeviceMetricsOverride",
+            metrics,
+        )
+        .await?;
         let shot = self
-            .call(Some(&page.session), "Page.captureScreenshot", json!({"format": "png"}))
+            .call(
+                Some(&page.session),
+                "Page.captureScreenshot",
+                json!({"format": "png"}),
+            )
             .await?;
         let data = shot["data"].as_str().ok_or("no screenshot data")?;
         use base64::Engine;
@@ -227,4 +241,3 @@ impl Drop for Browser {
         self.kill();
     }
 }
-
