@@ -162,4 +162,3 @@ pub(crate) fn file_record(hub: &StatusHub, handle: ConnectionHandle, record: &Fi
         g.recorded_seconds = seconds;
     });
 }
-
