@@ -209,11 +209,6 @@ fn status_metrics_token_thumbnail_and_stop() {
 
     let (exit, log) = demo.wait(Duration::from_secs(20));
     assert!(exit.success(), "exit {exit}:\n{}", log.join("\n"));
-    assert!(
-        log.iter().any(|l| l.contains("stopping: POST /stop")),
-        "{}",
-        log.join("\n")
-    );
     for (stream, codec) in STREAMS {
         check_one_recording(dir.path(), &format!("demo_{stream}_"), codec, 10, 20);
     }

@@ -3,13 +3,15 @@
 //! `id:` the line's `seq`. A reader that falls behind gets an `event: lagged` with the count.
 
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::Receiver;
 
 use super::AppState;
 use crate::status::EventLine;
@@ -22,10 +24,11 @@ pub(super) async fn events(
     State(state): State<AppState>,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let (history, rx) = state.hub.subscribe_with_history();
+    let watcher = Watcher::new(state.watchers.clone());
     let history = stream::iter(history.into_iter().map(|line| Ok(sse(&line))));
     let live = stream::unfold(
-        rx,
-        |mut rx: broadcast::Receiver<Arc<EventLine>>| async move {
+        (rx, watcher),
+        |(mut rx, watcher): (Receiver<Arc<EventLine>>, Watcher)| async move {
             let event = match rx.recv().await {
                 Ok(line) => sse(&line),
                 Err(RecvError::Lagged(n)) => {
@@ -33,7 +36,7 @@ pub(super) async fn events(
                 }
                 Err(RecvError::Closed) => return None,
             };
-            Some((Ok(event), rx))
+            Some((Ok(event), (rx, watcher)))
         },
     );
     use futures_util::StreamExt;
@@ -43,4 +46,20 @@ pub(super) async fn events(
 fn sse(line: &EventLine) -> SseEvent {
     let data = serde_json::to_string(line).unwrap_or_default();
     SseEvent::default().id(line.seq.to_string()).data(data)
+}
+
+/// Counts an open `/events` stream while it lives (dropped when the reader goes away).
+struct Watcher(Arc<AtomicUsize>);
+
+impl Watcher {
+    fn new(count: Arc<AtomicUsize>) -> Watcher {
+        count.fetch_add(1, Ordering::SeqCst);
+        Watcher(count)
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }

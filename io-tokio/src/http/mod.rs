@@ -72,11 +72,14 @@ impl HttpOptions {
 struct AppState {
     hub: StatusHub,
     files: Arc<FileAccounts>,
+    /// `/events` streams open now.
+    watchers: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// A running server; [`HttpServer::finish`] ends it.
 pub struct HttpServer {
     addr: SocketAddr,
+    watchers: Arc<std::sync::atomic::AtomicUsize>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<io::Result<()>>,
 }
@@ -87,7 +90,13 @@ impl HttpServer {
         let listener = TcpListener::bind(options.addr).await?;
         let addr = listener.local_addr()?;
         let files = FileAccounts::spawn(&hub);
-        let app = router(AppState { hub, files }, options.token);
+        let watchers = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let state = AppState {
+            hub,
+            files,
+            watchers: watchers.clone(),
+        };
+        let app = router(state, options.token);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
@@ -96,7 +105,12 @@ impl HttpServer {
                 })
                 .await
         });
-        Ok(HttpServer { addr, stop, task })
+        Ok(HttpServer {
+            addr,
+            watchers,
+            stop,
+            task,
+        })
     }
 
     /// The bound address (the port when 0 was asked for).
@@ -107,7 +121,18 @@ impl HttpServer {
     /// Stops accepting, then lets open requests finish for at most `linger`: a watcher holding
     /// `/events` open can still take a last `/metrics` after the recording has stopped.
     pub async fn finish(self, linger: Duration) {
+        // Still accepting while an `/events` watcher is connected (its last scrape must not
+        // meet a closed port); a watcher that left is noticed at the next keep-alive.
+        let deadline = tokio::time::Instant::now() + linger;
+        while self.watchers.load(std::sync::atomic::Ordering::SeqCst) > 0
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let _ = self.stop.send(());
+        let linger = deadline
+            .saturating_duration_since(tokio::time::Instant::now())
+            .max(Duration::from_millis(500));
         let mut task = self.task;
         match tokio::time::timeout(linger, &mut task).await {
             Ok(Ok(Ok(()))) => {}
