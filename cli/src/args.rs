@@ -1,7 +1,7 @@
 //! Command-line arguments as typed (clap derive), and the one conversion of the recording flags
 //! into checked options: clap only parses, `RecorderOptions::validate` checks and derives.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -11,6 +11,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use roomrec_core::ice::{parse_stun, parse_turn, StunUrl, TurnUrl};
 use roomrec_core::media::Codec;
 use roomrec_core::signaling::{Dialect, Password};
+use roomrec_io_tokio::http::HttpOptions;
 use roomrec_io_tokio::options::{OptionsError, PortRange, ValidOptions, DEFAULT_SERVER};
 use roomrec_io_tokio::RecorderOptions;
 
@@ -76,6 +77,8 @@ pub enum Command {
         /// Write status events as JSON lines (docs/EVENTS.md) to FILE, `-` for stdout
         #[arg(long, value_name = "FILE|-")]
         events: Option<String>,
+        #[command(flatten)]
+        http: HttpArgs,
     },
 }
 
@@ -176,6 +179,44 @@ pub struct RecordArgs {
     /// address, for a firewall rule narrower than the ephemeral range [default: any free port]
     #[arg(long, value_name = "FIRST-LAST")]
     pub port_range: Option<PortRange>,
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+/// Live status over HTTP, for recording and for the demo.
+#[derive(Args, Debug, Clone)]
+pub struct HttpArgs {
+    /// Serve the live status page, /status, /events, /metrics and POST /stop on ADDR
+    /// (e.g. 127.0.0.1:8080) [default: off]
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<SocketAddr>,
+    /// Every HTTP request must carry TOKEN (Authorization: Bearer TOKEN, or ?token=TOKEN);
+    /// required when --http is not a loopback address
+    #[arg(long, value_name = "TOKEN", requires = "http")]
+    pub http_token: Option<String>,
+}
+
+impl HttpArgs {
+    /// Checked `--http` options, or a usage error.
+    pub fn options(&self) -> Result<Option<HttpOptions>, clap::Error> {
+        let Some(addr) = self.http else {
+            return Ok(None);
+        };
+        HttpOptions::new(addr, self.http_token.clone())
+            .map(Some)
+            .map_err(|e| Cli::command().error(ErrorKind::ArgumentConflict, e.to_string()))
+    }
+}
+
+impl Cli {
+    /// The `--http` options of the recording or the demo, checked.
+    pub fn http_options(&self) -> Result<Option<HttpOptions>, clap::Error> {
+        match &self.command {
+            None => self.record.http.options(),
+            Some(Command::Demo { http, .. }) => http.options(),
+            Some(_) => Ok(None),
+        }
+    }
 }
 
 /// What to run, every flag checked.
@@ -226,6 +267,7 @@ impl RecordArgs {
         o.lifecycle.on_file_closed = self.on_file_closed;
         o.view = self.view;
         o.udp_ports = self.port_range;
+        o.preview_keyframes = self.http.http.is_some();
         o.validate().map_err(|e| {
             let msg = match flag(&e) {
                 Some(flag) => format!("{flag}: {e}"),

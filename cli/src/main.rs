@@ -15,6 +15,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use roomrec_core::signaling::Password;
+use roomrec_io_tokio::http::HttpOptions;
 use roomrec_io_tokio::signals;
 use roomrec_io_tokio::status::{EventsTarget, EventsWriter, StatusHub};
 
@@ -30,6 +31,10 @@ fn main() -> ExitCode {
     let stdout_tty = std::io::stdout().is_terminal();
     let quiet = cli.quiet;
     let events = EventsTarget::choose(cli.record.events.as_deref(), quiet, stdout_tty);
+    let http = match cli.http_options() {
+        Ok(http) => http,
+        Err(e) => return usage(e),
+    };
     let mode = match cli.mode() {
         Ok(mode) => mode,
         Err(e) => return usage(e),
@@ -55,7 +60,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match mode {
-            Mode::Record(options) => record_main(*options, events, live).await,
+            Mode::Record(options) => record_main(*options, events, live, http).await,
             Mode::Command(Command::Relay(args)) => relay_cmd::relay_main(args).await,
             Mode::Command(Command::CheckNetwork {
                 stun,
@@ -71,9 +76,10 @@ fn main() -> ExitCode {
                 dialect,
                 password,
                 events,
+                http: _,
             }) => {
                 let events = EventsTarget::choose(events.as_deref(), true, stdout_tty);
-                demo_main(seconds, output_dir, dialect, password, events, live).await
+                demo_main(seconds, output_dir, dialect, password, events, live, http).await
             }
         }
     });
@@ -103,9 +109,10 @@ async fn record_main(
     options: roomrec_io_tokio::options::ValidOptions,
     events: Option<EventsTarget>,
     live: Option<PathBuf>,
+    http: Option<HttpOptions>,
 ) -> Result<(), String> {
     let hub = StatusHub::new(options.room());
-    with_views(hub, events, live, |hub, shutdown| async move {
+    with_views(hub, events, live, http, |hub, shutdown| async move {
         roomrec_io_tokio::run_with_status(options, hub, shutdown)
             .await
             .map_err(|e| e.to_string())
@@ -148,6 +155,7 @@ async fn with_views<F, Fut>(
     hub: StatusHub,
     events: Option<EventsTarget>,
     log: Option<PathBuf>,
+    http: Option<HttpOptions>,
     recording: F,
 ) -> Result<(), String>
 where
@@ -155,6 +163,10 @@ where
     Fut: Future<Output = Result<(), String>>,
 {
     let writer = start_events(&hub, events.as_ref())?;
+    let server = match http {
+        Some(http) => Some(roomrec_io_tokio::http::start_for(http, &hub).await?),
+        None => None,
+    };
     let (live, shutdown): (_, Shutdown) = match &log {
         None => (None, Box::pin(signals::shutdown_signal())),
         Some(log) => {
@@ -166,6 +178,10 @@ where
         }
     };
     let result = recording(hub, shutdown).await;
+    // A watcher's last scrape after the recording stopped (see `http::LINGER`).
+    if let Some(server) = server {
+        server.finish(roomrec_io_tokio::http::LINGER).await;
+    }
     if let Some(live) = live {
         live.finish();
     }
@@ -218,6 +234,7 @@ async fn demo_main(
     password: Option<String>,
     events: Option<EventsTarget>,
     live: Option<PathBuf>,
+    http: Option<HttpOptions>,
 ) -> Result<(), String> {
     std::fs::create_dir_all(&output_dir)
         .map_err(|e| format!("cannot create {}: {e}", output_dir.display()))?;
@@ -230,9 +247,11 @@ async fn demo_main(
         duration: std::time::Duration::from_secs(seconds),
         dialect,
         password: Password::parse(password.as_deref()),
+        http,
     };
     let hub = StatusHub::new(roomrec_io_tokio::demo::ROOM);
-    with_views(hub, events, live, |hub, shutdown| async move {
+    // The demo serves `--http` itself, around its own recorder.
+    with_views(hub, events, live, None, |hub, shutdown| async move {
         roomrec_io_tokio::demo::run_demo_with_status(options, hub, shutdown)
             .await
             .map_err(|e| e.to_string())

@@ -6,6 +6,7 @@ mod connection_task;
 pub mod demo;
 mod driver;
 pub mod files;
+pub mod http;
 pub mod ice_servers;
 mod lifecycle;
 pub mod loadgen;

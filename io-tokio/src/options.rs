@@ -70,6 +70,8 @@ pub struct RecorderOptions {
     /// `--view`: record this one stream id of a publisher outside any room (`?push=ID` without
     /// `&room`); `room` must then be empty and `record_streams` unset.
     pub view: Option<String>,
+    /// Copy a video keyframe every few seconds into the status hub (thumbnails for `--http`).
+    pub preview_keyframes: bool,
 }
 
 /// A recording's own end and per-file hook (`--max-duration`, `--stop-when-empty`,
@@ -113,6 +115,7 @@ pub struct ValidOptions {
     /// Single-stream mode: the stream id (trimmed); `room` is empty then.
     pub(crate) view: Option<String>,
     pub(crate) udp_ports: Option<PortRange>,
+    pub(crate) preview_keyframes: bool,
 }
 
 impl RecorderOptions {
@@ -147,6 +150,7 @@ impl RecorderOptions {
             },
             udp_ports: None,
             view: None,
+            preview_keyframes: false,
         }
     }
 
@@ -239,6 +243,7 @@ impl RecorderOptions {
             shutdown_timeout: self.shutdown_timeout,
             lifecycle: self.lifecycle,
             udp_ports: self.udp_ports,
+            preview_keyframes: self.preview_keyframes,
         })
     }
 }

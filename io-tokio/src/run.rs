@@ -160,6 +160,7 @@ pub async fn run_with_status(
                 turn_servers,
                 relay_only: options.ice_servers.relay_only,
                 observe_frames: false,
+                preview_keyframes: options.preview_keyframes,
             },
         },
         Instant::now(),

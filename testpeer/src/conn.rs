@@ -392,7 +392,11 @@ impl ViewerConn {
                     let wallclock =
                         start + Duration::from_secs_f64(rtp as f64 / track.clock_rate as f64);
                     let time = MediaTime::new(rtp, frequency(track.clock_rate));
-                    if let Some(writer) = self.rtc.writer(s.mid) {
+                    if let Some(mut writer) = self.rtc.writer(s.mid) {
+                        if track.codec.kind() == TrackKind::Audio {
+                            let seconds = (rtp - s.base) as f64 / f64::from(track.clock_rate);
+                            writer = writer.audio_level(synthetic_audio_level(seconds), true);
+                        }
                         if writer
                             .write(pt, wallclock, time, frame.data.clone())
                             .is_ok()
@@ -498,4 +502,11 @@ fn frequency(clock_rate: u32) -> Frequency {
     } else {
         Frequency::NINETY_KHZ
     }
+}
+
+/// The RFC 6464 level the synthetic publisher announces: a slow swell between -55 and -5 dBov
+/// (period 3 s), so level meters visibly move. The encoded audio itself is not measured.
+pub(crate) fn synthetic_audio_level(seconds: f64) -> i8 {
+    let swell = (seconds * std::f64::consts::TAU / 3.0).sin();
+    (-30.0 + 25.0 * swell).round() as i8
 }

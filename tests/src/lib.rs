@@ -5,4 +5,5 @@
 pub mod fuzz_bodies;
 pub mod netroom;
 pub mod sim;
+pub mod status_http;
 pub mod synthetic;

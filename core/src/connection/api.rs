@@ -65,7 +65,15 @@ pub struct ConnectionSettings {
     /// Emit [`ConnectionEvent::FrameReceived`] and [`ConnectionEvent::FrameWritten`] for every
     /// frame (tests, live status); off, a frame costs no event.
     pub observe_frames: bool,
+    /// Emit [`ConnectionEvent::Keyframe`] (a copy of a video keyframe, at most every
+    /// [`PREVIEW_KEYFRAME_INTERVAL`] per track) for thumbnails; off, recording copies nothing.
+    pub preview_keyframes: bool,
 }
+
+/// Least time between two [`ConnectionEvent::Keyframe`]s of one track.
+pub const PREVIEW_KEYFRAME_INTERVAL: Duration = Duration::from_secs(2);
+/// Least time between two [`ConnectionEvent::AudioLevel`]s of one track.
+pub const AUDIO_LEVEL_INTERVAL: Duration = Duration::from_millis(100);
 
 impl Default for ConnectionSettings {
     fn default() -> Self {
@@ -81,6 +89,7 @@ impl Default for ConnectionSettings {
             turn_servers: Vec::new(),
             relay_only: false,
             observe_frames: false,
+            preview_keyframes: false,
         }
     }
 }
@@ -346,6 +355,32 @@ pub enum ConnectionEvent {
         /// The frame.
         frame: WrittenFrame,
     },
+    /// The loudest RTP audio level (RFC 6464 header extension) the publisher sent on an audio
+    /// track since the previous one; at most every [`AUDIO_LEVEL_INTERVAL`].
+    AudioLevel {
+        /// The track's mid.
+        track: String,
+        /// 0 dBov is the loudest, -127 silence.
+        dbov: i8,
+    },
+    /// A copy of a video keyframe as the recorder got it (only with `preview_keyframes`).
+    Keyframe(KeyframePreview),
+}
+
+/// A decodable video keyframe: H.264 Annex B with SPS/PPS, a VP8/VP9 key frame, or an AV1
+/// temporal unit with its sequence header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyframePreview {
+    /// The track's mid.
+    pub track: String,
+    /// Its codec.
+    pub codec: Codec,
+    /// Coded size from the bitstream, if it says.
+    pub width: Option<u16>,
+    /// Coded height.
+    pub height: Option<u16>,
+    /// The frame.
+    pub data: std::sync::Arc<[u8]>,
 }
 
 /// A frame as str0m delivered it, without its payload.

@@ -21,6 +21,7 @@
 //! times and names. Nothing here blocks, spawns, reads a clock or draws OS randomness.
 
 mod api;
+mod preview;
 mod sdp;
 mod stats;
 mod webrtc;
@@ -39,8 +40,10 @@ pub use crate::media::recorder::FileOp;
 pub use api::{
     CandidateSummary, CloseReason, ConnectionCommand, ConnectionEvent, ConnectionHandle,
     ConnectionInput, ConnectionOutput, ConnectionReport, ConnectionSettings, ConnectionStart,
-    ReceivedFrame, SessionKey, StreamOp,
+    KeyframePreview, ReceivedFrame, SessionKey, StreamOp, AUDIO_LEVEL_INTERVAL,
+    PREVIEW_KEYFRAME_INTERVAL,
 };
+use preview::Preview;
 pub use sdp::MAX_ICE_UFRAG_LEN;
 pub use stats::{ConnectionStats, TrackStats, STATS_INTERVAL};
 
@@ -51,6 +54,8 @@ pub struct Connection {
     webrtc: Webrtc,
     recorder: StreamRecorder,
     stats: StatsClock,
+    /// Audio levels and keyframe copies for the live views.
+    preview: Preview,
     /// Server-reflexive candidates (STUN), when configured.
     stun: Option<BindingClient>,
     /// Relay candidates (TURN), when configured.
@@ -70,6 +75,7 @@ impl Connection {
     ) -> Connection {
         let settings = start.settings;
         let observe_frames = settings.observe_frames;
+        let preview = Preview::new(settings.preview_keyframes);
         let recorder = StreamRecorder::new(
             StreamRecorderConfig {
                 prefix: settings.prefix.clone(),
@@ -112,6 +118,7 @@ impl Connection {
             webrtc,
             recorder,
             stats: StatsClock::new(now),
+            preview,
             stun,
             relays,
             out: VecDeque::new(),
@@ -328,7 +335,15 @@ impl Connection {
                     self.out
                         .push_back(event(ConnectionEvent::FrameReceived(received(&frame))));
                 }
+                if let Some(keyframe) = self.preview.frame(now, &frame) {
+                    self.out.push_back(event(keyframe));
+                }
                 self.recorder.handle_frame(now, wall_now, frame);
+            }
+            WebrtcOutput::AudioLevel { track, dbov } => {
+                if let Some(level) = self.preview.audio_level(now, &track, dbov) {
+                    self.out.push_back(event(level));
+                }
             }
             WebrtcOutput::Label(label) => {
                 self.recorder.set_label(&label);

@@ -41,6 +41,11 @@ pub(crate) enum WebrtcOutput {
     Answer(String),
     Connected,
     Frame(MediaFrame),
+    /// The RTP audio level (RFC 6464) of a frame's first packet, on an audio track.
+    AudioLevel {
+        track: String,
+        dbov: i8,
+    },
     /// The publisher's display name (`info.label`).
     Label(String),
     /// A candidate address of the publisher (TURN needs a permission for its IP).
@@ -579,6 +584,14 @@ impl Webrtc {
             Event::Closed => self.close_later(CloseReason::RemoteClosed),
             Event::MediaData(data) => {
                 let seqs = (**data.seq_range.start(), **data.seq_range.end());
+                if let Some(dbov) = data
+                    .ext_vals
+                    .audio_level
+                    .filter(|_| data.params.spec().codec.is_audio())
+                {
+                    let track = data.mid.to_string();
+                    self.out.push_back(WebrtcOutput::AudioLevel { track, dbov });
+                }
                 if let Some(frame) = to_frame(data) {
                     self.ingress.frame(&frame, seqs.0, seqs.1);
                     self.out.push_back(WebrtcOutput::Frame(frame));

@@ -28,6 +28,8 @@ pub struct DemoOptions {
     pub duration: Duration,
     pub dialect: Dialect,
     pub password: Password,
+    /// Serve the live status (`--http`).
+    pub http: Option<crate::http::HttpOptions>,
 }
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -110,8 +112,19 @@ pub async fn run_demo_with_status(
         options.dialect,
         options.password.clone(),
     );
+    let mut recorder_options = recorder_options;
+    recorder_options.preview_keyframes = options.http.is_some();
     let recorder_options: ValidOptions = recorder_options.try_into()?;
-    let recorder = tokio::spawn(run_with_status(recorder_options, status, async move {
+    let hub = status;
+    let status_server = match options.http.clone() {
+        Some(http) => Some(
+            crate::http::start_for(http, &hub)
+                .await
+                .map_err(RunError::Demo)?,
+        ),
+        None => None,
+    };
+    let recorder = tokio::spawn(run_with_status(recorder_options, hub.clone(), async move {
         let _ = stop_rx.await;
     }));
     // Publishers arrive after the recorder, like guests joining a room being recorded.
@@ -133,6 +146,8 @@ pub async fn run_demo_with_status(
     tokio::select! {
         _ = tokio::time::sleep(options.duration) => {}
         _ = interrupted => tracing::info!("interrupted"),
+        // `POST /stop`: the recorder stops by itself; the publishers hang up after it.
+        _ = hub.stop_requested() => {}
     }
     let _ = stop_tx.send(());
     let result = recorder
@@ -142,5 +157,8 @@ pub async fn run_demo_with_status(
         p.hang_up().await;
     }
     relay.abort();
+    if let Some(status_server) = status_server {
+        status_server.finish(crate::http::LINGER).await;
+    }
     result
 }

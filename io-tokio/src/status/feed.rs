@@ -5,7 +5,7 @@ use roomrec_core::connection::{ConnectionEvent, ConnectionHandle, ConnectionStat
 use roomrec_core::media::recorder::FileRecord;
 use roomrec_core::media::TrackKind;
 
-use super::schema::{Event, GuestState, GuestStatus};
+use super::schema::{Event, GuestState, GuestStatus, Thumbnail};
 use super::StatusHub;
 
 pub(crate) use super::files::{finish, guest_left};
@@ -49,6 +49,9 @@ pub(crate) fn connection_event(hub: &StatusHub, handle: ConnectionHandle, event:
             stream_id: stream_id(hub, connection),
         }),
         ConnectionEvent::Stats(stats) => hub.update_guest(connection, |g| apply_stats(g, stats)),
+        ConnectionEvent::AudioLevel { .. } | ConnectionEvent::Keyframe(_) => {
+            preview_event(hub, handle, event)
+        }
         ConnectionEvent::FrameReceived(_) | ConnectionEvent::FrameWritten { .. } => {}
     }
 }
@@ -96,6 +99,25 @@ fn apply_stats(g: &mut GuestStatus, s: &ConnectionStats) {
         g.waiting_for_keyframe = false;
     }
     g.keyframes_received = keyframes;
+}
+
+/// Audio levels (already throttled by the connection) and keyframe copies for thumbnails.
+fn preview_event(hub: &StatusHub, handle: ConnectionHandle, event: &ConnectionEvent) {
+    match event {
+        ConnectionEvent::AudioLevel { dbov, .. } => {
+            hub.update_guest(handle.0, |g| g.audio_level_dbov = Some(*dbov))
+        }
+        ConnectionEvent::Keyframe(k) => hub.set_thumbnail(
+            handle.0,
+            Thumbnail {
+                codec: k.codec.name().to_string(),
+                width: k.width.map_or(0, u32::from),
+                height: k.height.map_or(0, u32::from),
+                data: k.data.to_vec(),
+            },
+        ),
+        _ => {}
+    }
 }
 
 /// A file record from a connection's recorder (`open`, `resolution`, `label`, `close`).

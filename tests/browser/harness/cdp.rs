@@ -173,6 +173,35 @@ impl Browser {
         serde_json::from_str(text.as_str().unwrap_or("null")).map_err(|e| e.to_string())
     }
 
+    /// A PNG of the page's viewport, `width` x `height` CSS pixels.
+    pub async fn screenshot(
+        &self,
+        page: &Page,
+        width: u32,
+        height: u32,
+    ) -> Result<Vec<u8>, String> {
+        let metrics =
+            json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false});
+        self.call(
+            Some(&page.session),
+            "Emulation.setDeviceMetricsOverride",
+            metrics,
+        )
+        .await?;
+        let shot = self
+            .call(
+                Some(&page.session),
+                "Page.captureScreenshot",
+                json!({"format": "png"}),
+            )
+            .await?;
+        let data = shot["data"].as_str().ok_or("no screenshot data")?;
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .map_err(|e| format!("screenshot: {e}"))
+    }
+
     pub async fn close_page(&self, page: &Page) {
         let _ = self
             .call(None, "Target.closeTarget", json!({"targetId": page.target}))

@@ -462,6 +462,8 @@ impl Observer {
                 self.record(now, format!("label {key} {label:?}"));
                 Vec::new()
             }
+            // Live-view previews: no bearing on what is recorded.
+            ConnectionEvent::AudioLevel { .. } | ConnectionEvent::Keyframe(_) => Vec::new(),
             ConnectionEvent::KeyframeRequested { track } => {
                 self.record(now, format!("keyframe request {key} {track}"));
                 self.media.keyframe_requested(now, handle, track)
