@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod connection;
+pub mod demux;
 pub mod ice;
 pub mod media;
 pub mod room;

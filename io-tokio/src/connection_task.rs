@@ -115,7 +115,7 @@ fn bind_sockets(ports: &UdpPorts, ips: &[IpAddr]) -> Vec<LocalSocket> {
     out
 }
 
-fn bind_one(addr: SocketAddr) -> io::Result<LocalSocket> {
+pub(crate) fn bind_one(addr: SocketAddr) -> io::Result<LocalSocket> {
     let socket = std::net::UdpSocket::bind(addr)?;
     socket.set_nonblocking(true)?;
     let sender = socket.try_clone()?;
@@ -127,10 +127,10 @@ fn bind_one(addr: SocketAddr) -> io::Result<LocalSocket> {
     })
 }
 
-struct LocalSocket {
-    local: SocketAddr,
-    receiver: UdpSocket,
-    sender: std::net::UdpSocket,
+pub(crate) struct LocalSocket {
+    pub local: SocketAddr,
+    pub receiver: UdpSocket,
+    pub sender: std::net::UdpSocket,
 }
 
 struct ConnectionLoop {
@@ -186,41 +186,19 @@ impl ConnectionLoop {
 
     fn drain(&mut self) {
         while let Some(output) = self.connection.poll_output() {
-            match output {
-                ConnectionOutput::Transmit {
+            match carry_out(&self.ctx, self.handle, &mut self.files, output) {
+                Some(ConnectionOutput::Transmit {
                     source,
                     destination,
                     contents,
-                } => self.transmit(source, destination, &contents),
-                ConnectionOutput::Stream(StreamOp::Open { remote }) => self.streams.open(remote),
-                ConnectionOutput::Stream(StreamOp::Send { remote, contents }) => {
+                }) => self.transmit(source, destination, &contents),
+                Some(ConnectionOutput::Stream(StreamOp::Open { remote })) => {
+                    self.streams.open(remote)
+                }
+                Some(ConnectionOutput::Stream(StreamOp::Send { remote, contents })) => {
                     self.streams.send(remote, contents)
                 }
-                ConnectionOutput::File(op) => self.file(op),
-                ConnectionOutput::Report(report) => {
-                    let _ = self.ctx.reports.send((self.handle, report));
-                }
-                ConnectionOutput::Event(event) => {
-                    tracing::trace!(handle = %self.handle, ?event, "connection event");
-                    feed::connection_event(&self.ctx.status, self.handle, &event);
-                }
-            }
-        }
-    }
-
-    fn file(&mut self, op: FileOp) {
-        match op {
-            FileOp::Open {
-                file,
-                base_name,
-                extension,
-            } => self.files.open(file, &base_name, extension),
-            FileOp::Write { file, bytes } => self.files.write(file, bytes),
-            FileOp::Flush { file } => self.files.flush(file),
-            FileOp::Finalize { file, patches } => self.files.finalize(file, patches),
-            FileOp::Record(record) => {
-                feed::file_record(&self.ctx.status, self.handle, &record);
-                self.ctx.manifest.file_record(record)
+                _ => {}
             }
         }
     }
@@ -235,6 +213,41 @@ impl ConnectionLoop {
             tracing::debug!(handle = %self.handle, %destination, "UDP send failed: {e}");
         }
     }
+}
+
+/// Carries out the outputs every shell handles alike (files, reports, events); returns the
+/// network ones (`Transmit`, `Stream`) for the caller's sockets.
+pub(crate) fn carry_out(
+    ctx: &ShellContext,
+    handle: ConnectionHandle,
+    files: &mut RecorderFiles,
+    output: ConnectionOutput,
+) -> Option<ConnectionOutput> {
+    match output {
+        ConnectionOutput::File(op) => match op {
+            FileOp::Open {
+                file,
+                base_name,
+                extension,
+            } => files.open(file, &base_name, extension),
+            FileOp::Write { file, bytes } => files.write(file, bytes),
+            FileOp::Flush { file } => files.flush(file),
+            FileOp::Finalize { file, patches } => files.finalize(file, patches),
+            FileOp::Record(record) => {
+                feed::file_record(&ctx.status, handle, &record);
+                ctx.manifest.file_record(record)
+            }
+        },
+        ConnectionOutput::Report(report) => {
+            let _ = ctx.reports.send((handle, report));
+        }
+        ConnectionOutput::Event(event) => {
+            tracing::trace!(%handle, ?event, "connection event");
+            feed::connection_event(&ctx.status, handle, &event);
+        }
+        network => return Some(network),
+    }
+    None
 }
 
 /// Next datagram from any socket (round-robin so one busy socket cannot starve the others).

@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use roomrec_core::connection::{
-    CloseReason, ConnectionCommand, ConnectionHandle, ConnectionReport,
+    CloseReason, ConnectionCommand, ConnectionHandle, ConnectionReport, ConnectionStart,
 };
 use roomrec_core::room::{Room, RoomInput, RoomOutput};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::connection_task::{run_connection, ShellContext};
+use crate::shared_udp::{run_port, LoopInput, PortSockets};
 use crate::status::Event;
 use crate::trace::SignalingTrace;
 use crate::wake::wake_at;
@@ -28,6 +29,14 @@ pub(crate) enum Stop {
     SignalingGone,
 }
 
+/// Where a connection runs.
+enum Route {
+    /// A task of its own.
+    Task(mpsc::UnboundedSender<ConnectionCommand>),
+    /// The loop of shared port `n`.
+    Port(usize),
+}
+
 pub(crate) struct Driver {
     pub room: Room,
     pub ws: WsClient,
@@ -35,8 +44,12 @@ pub(crate) struct Driver {
     pub trace: Option<SignalingTrace>,
     /// Generation of the WebSocket connection that is up, if any.
     generation: Option<u64>,
-    /// Command channels of the running connection tasks.
-    connections: HashMap<ConnectionHandle, mpsc::UnboundedSender<ConnectionCommand>>,
+    /// Where each running connection takes its commands.
+    connections: HashMap<ConnectionHandle, Route>,
+    /// `--udp-port`: each shared port's loop, and how many connections it holds.
+    ports: Vec<(mpsc::UnboundedSender<LoopInput>, usize)>,
+    /// Which port each port loop task serves.
+    port_tasks: HashMap<tokio::task::Id, usize>,
     /// Stream id of each running connection, for status events.
     stream_ids: HashMap<ConnectionHandle, String>,
     tasks: JoinSet<()>,
@@ -50,7 +63,17 @@ impl Driver {
         ws: WsClient,
         ctx: Arc<ShellContext>,
         trace: Option<SignalingTrace>,
+        shared_ports: Vec<PortSockets>,
     ) -> Driver {
+        let mut tasks = JoinSet::new();
+        let mut ports = Vec::new();
+        let mut port_tasks = HashMap::new();
+        for (n, sockets) in shared_ports.into_iter().enumerate() {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let task = tasks.spawn(run_port(ctx.clone(), sockets, rx));
+            port_tasks.insert(task.id(), n);
+            ports.push((tx, 0));
+        }
         Driver {
             room,
             ws,
@@ -58,8 +81,10 @@ impl Driver {
             trace,
             generation: None,
             connections: HashMap::new(),
+            ports,
+            port_tasks,
             stream_ids: HashMap::new(),
-            tasks: JoinSet::new(),
+            tasks,
             task_handles: HashMap::new(),
         }
     }
@@ -120,7 +145,11 @@ impl Driver {
 
     fn on_report(&mut self, handle: ConnectionHandle, report: ConnectionReport) {
         if let ConnectionReport::Closed(reason) = &report {
-            self.connections.remove(&handle);
+            if let Some(Route::Port(n)) = self.connections.remove(&handle) {
+                if let Some((_, load)) = self.ports.get_mut(n) {
+                    *load = load.saturating_sub(1);
+                }
+            }
             // Once per connection (a failed task's stand-in report may follow its own).
             if let Some(stream_id) = self.stream_ids.remove(&handle) {
                 let left = Event::GuestLeft {
@@ -135,12 +164,28 @@ impl Driver {
         self.input(RoomInput::FromConnection(handle, report));
     }
 
-    /// A connection task that panicked never reported Closed: do it for it.
+    /// A connection task that panicked never reported Closed: do it for it (and for every
+    /// connection of a port loop that did).
     fn on_task_end(&mut self, done: Result<(tokio::task::Id, ()), tokio::task::JoinError>) {
         let (id, error) = match done {
             Ok((id, ())) => (id, None),
             Err(e) => (e.id(), Some(e)),
         };
+        if let Some(port) = self.port_tasks.remove(&id) {
+            let Some(e) = error else { return };
+            tracing::error!("the loop of shared UDP port {port} failed: {e}");
+            let lost: Vec<ConnectionHandle> = self
+                .connections
+                .iter()
+                .filter(|(_, route)| matches!(route, Route::Port(n) if *n == port))
+                .map(|(h, _)| *h)
+                .collect();
+            for handle in lost {
+                let reason = CloseReason::Internal(format!("UDP port loop failed: {e}"));
+                self.on_report(handle, ConnectionReport::Closed(reason));
+            }
+            return;
+        }
         let Some(handle) = self.task_handles.remove(&id) else {
             return;
         };
@@ -168,27 +213,51 @@ impl Driver {
                     None => tracing::debug!("signaling down: dropping an outgoing message"),
                 },
                 RoomOutput::StartConnection(start) => {
-                    let (tx, rx) = mpsc::unbounded_channel();
                     let handle = start.handle;
-                    self.connections.insert(handle, tx);
                     self.stream_ids.insert(handle, start.stream_id.clone());
                     self.ctx.status.emit(Event::GuestJoined {
                         connection: handle.0,
                         stream_id: start.stream_id.clone(),
                         label: None,
                     });
-                    let task = self
-                        .tasks
-                        .spawn(run_connection(self.ctx.clone(), start, rx));
-                    self.task_handles.insert(task.id(), handle);
+                    self.start_connection(start);
                 }
-                RoomOutput::ToConnection(handle, cmd) => {
-                    if let Some(commands) = self.connections.get(&handle) {
+                RoomOutput::ToConnection(handle, cmd) => match self.connections.get(&handle) {
+                    Some(Route::Task(commands)) => {
                         let _ = commands.send(cmd);
                     }
-                }
+                    Some(Route::Port(n)) => {
+                        let _ = self.ports[*n].0.send(LoopInput::Command(handle, cmd));
+                    }
+                    None => {}
+                },
             }
         }
+    }
+
+    /// On the least busy shared port, or (no `--udp-port`, or TURN, whose allocations need a
+    /// socket per connection) on a task of its own.
+    fn start_connection(&mut self, start: Box<ConnectionStart>) {
+        let handle = start.handle;
+        let least_busy = (0..self.ports.len()).min_by_key(|n| self.ports[*n].1);
+        if let Some(n) = least_busy.filter(|_| start.settings.turn_servers.is_empty()) {
+            let (inputs, load) = &mut self.ports[n];
+            if inputs.send(LoopInput::Start(start)).is_ok() {
+                *load += 1;
+                self.connections.insert(handle, Route::Port(n));
+                return;
+            }
+            // The port's loop is gone (its failure is being reported): nothing to run it on.
+            let reason = CloseReason::Internal("UDP port loop is gone".to_string());
+            self.on_report(handle, ConnectionReport::Closed(reason));
+            return;
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.connections.insert(handle, Route::Task(tx));
+        let task = self
+            .tasks
+            .spawn(run_connection(self.ctx.clone(), start, rx));
+        self.task_handles.insert(task.id(), handle);
     }
 
     /// Tell the room to shut down, close what it did not close, and wait (until `deadline`) for
@@ -201,6 +270,7 @@ impl Driver {
         self.input(RoomInput::Shutdown);
         // Dropping the command channels closes every connection the room left open.
         self.connections.clear();
+        self.ports.clear();
         // Their reports still count: `guest_left` for each before `stopped`.
         while !self.tasks.is_empty() {
             tokio::select! {

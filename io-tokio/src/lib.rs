@@ -15,6 +15,7 @@ pub mod netif;
 pub mod options;
 pub mod relay;
 mod run;
+mod shared_udp;
 pub mod signals;
 pub mod status;
 mod streams;

@@ -64,6 +64,9 @@ pub struct RecorderOptions {
     /// Bind every connection's UDP sockets to a port in this range (one firewall rule instead of
     /// the ephemeral range); None = any free port.
     pub udp_ports: Option<PortRange>,
+    /// Run every connection (except those using TURN) on these UDP ports, shared, one event
+    /// loop per port; None = a socket (and task) per connection.
+    pub shared_udp_ports: Option<PortRange>,
     /// When to stop by itself, and what to run for each finished file (see [`Lifecycle`]).
     pub lifecycle: Lifecycle,
     // -- single-stream mode --
@@ -115,6 +118,7 @@ pub struct ValidOptions {
     /// Single-stream mode: the stream id (trimmed); `room` is empty then.
     pub(crate) view: Option<String>,
     pub(crate) udp_ports: Option<PortRange>,
+    pub(crate) shared_udp_ports: Option<PortRange>,
     pub(crate) preview_keyframes: bool,
 }
 
@@ -149,6 +153,7 @@ impl RecorderOptions {
                 ..Lifecycle::default()
             },
             udp_ports: None,
+            shared_udp_ports: None,
             view: None,
             preview_keyframes: false,
         }
@@ -243,6 +248,7 @@ impl RecorderOptions {
             shutdown_timeout: self.shutdown_timeout,
             lifecycle: self.lifecycle,
             udp_ports: self.udp_ports,
+            shared_udp_ports: self.shared_udp_ports,
             preview_keyframes: self.preview_keyframes,
         })
     }

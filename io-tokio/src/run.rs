@@ -32,6 +32,8 @@ pub enum RunError {
     SignalingGone,
     /// `roomrec demo` could not set itself up.
     Demo(String),
+    /// `--udp-port` could not be bound.
+    UdpPort(String),
     /// Orderly shutdown ran out of time; files are still playable up to their last write.
     ShutdownTimeout {
         sessions: usize,
@@ -48,6 +50,7 @@ impl fmt::Display for RunError {
             }
             RunError::SignalingGone => f.write_str("the signaling connection task stopped"),
             RunError::Demo(e) => write!(f, "demo: {e}"),
+            RunError::UdpPort(e) => write!(f, "--udp-port: {e}"),
             RunError::ShutdownTimeout { sessions, files } => write!(
                 f,
                 "shutdown took too long ({sessions} sessions and {files} files not finished); \
@@ -117,6 +120,14 @@ pub async fn run_with_status(
         }
     }
 
+    // Bound first: a port in use stops us before anything else starts.
+    let shared_ports = match options.shared_udp_ports {
+        Some(ports) => {
+            crate::shared_udp::bind(ports, &crate::netif::ice_addresses(&options.ice_ips))
+                .map_err(|e| RunError::UdpPort(e.to_string()))?
+        }
+        None => Vec::new(),
+    };
     let files = FileSink::new(options.output_dir.clone());
     let manifest = Manifest::spawn(
         options.output_dir.clone(),
@@ -166,7 +177,7 @@ pub async fn run_with_status(
         Instant::now(),
     );
     let (ws, mut ws_events) = WsClient::spawn(WsConfig::new(options.server.clone()));
-    let mut driver = Driver::new(room, ws, ctx, trace);
+    let mut driver = Driver::new(room, ws, ctx, trace, shared_ports);
 
     let lifecycle = crate::lifecycle::spawn(&options.lifecycle, &status);
     status.emit(Event::RecorderStarted {

@@ -47,6 +47,9 @@ pub struct BenchArgs {
     /// Decode-check this many files per run with ffmpeg
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub decode_sample: usize,
+    /// Extra argument for the recorder (repeatable), e.g. --recorder-arg=--udp-port=50000
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    pub recorder_arg: Vec<String>,
     /// Where the runs write (kept) [default: a new directory under the system temp dir]
     #[arg(long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,

@@ -60,7 +60,8 @@ pub fn run_once(args: &BenchArgs, streams: u32, dir: &Path) -> Result<RunResult,
     let mut rec = Command::new(&exe);
     rec.args(["--room", ROOM, "--server", &server, "--password", "false"])
         .args(["--ice-ip", "127.0.0.1", "--record", PREFIX, "--output-dir"])
-        .arg(dir);
+        .arg(dir)
+        .args(&args.recorder_arg);
     let mut recorder = Guard::spawn("recorder", rec, &dir.join("recorder.log"))?;
     std::thread::sleep(Duration::from_millis(700));
     let rec_pid = recorder.pid();

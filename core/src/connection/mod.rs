@@ -138,7 +138,7 @@ impl Connection {
                 source,
                 destination,
                 contents,
-            } => self.handle_datagram(now, source, destination, contents),
+            } => self.handle_datagram(now, source, destination, &contents),
             ConnectionInput::StreamOpened { remote, local } => {
                 if let Some(relays) = &mut self.relays {
                     relays.stream_opened(now, remote, local);
@@ -192,6 +192,23 @@ impl Connection {
         self.drain(now, wall_now);
     }
 
+    /// Like `handle_input` with `ConnectionInput::Datagram`, without handing over a `Vec` (for
+    /// callers that receive into one buffer for many connections); then drain `poll_output`.
+    pub fn handle_receive(
+        &mut self,
+        now: Instant,
+        wall_now: SystemTime,
+        source: SocketAddr,
+        destination: SocketAddr,
+        contents: &[u8],
+    ) {
+        if self.closed {
+            return;
+        }
+        self.handle_datagram(now, source, destination, contents);
+        self.drain(now, wall_now);
+    }
+
     /// The next output, or `None` when drained.
     pub fn poll_output(&mut self) -> Option<ConnectionOutput> {
         self.out.pop_front()
@@ -224,6 +241,12 @@ impl Connection {
         self.closed
     }
 
+    /// Our ICE username fragment: publishers' STUN checks name it (see [`crate::demux`]).
+    /// `None` when the offer was refused.
+    pub fn local_ufrag(&self) -> Option<&str> {
+        self.webrtc.local_ufrag()
+    }
+
     /// Whether this datagram belongs to this connection (for callers that share a socket).
     pub fn accepts(&self, source: SocketAddr, destination: SocketAddr, contents: &[u8]) -> bool {
         self.webrtc.accepts(source, destination, contents)
@@ -249,24 +272,26 @@ impl Connection {
         now: Instant,
         source: SocketAddr,
         destination: SocketAddr,
-        contents: Vec<u8>,
+        contents: &[u8],
     ) {
         if let Some(stun) = &mut self.stun {
-            if stun.asks(source) && stun.handle_datagram(source, destination, &contents) {
+            if stun.asks(source) && stun.handle_datagram(source, destination, contents) {
                 return;
             }
         }
-        let contents = match &mut self.relays {
+        match &mut self.relays {
             Some(relays) if relays.is_server(source) => {
-                match relays.handle_datagram(now, source, destination, contents) {
-                    Some(contents) => contents,
-                    None => return,
+                if let Some(inner) =
+                    relays.handle_datagram(now, source, destination, contents.to_vec())
+                {
+                    self.webrtc
+                        .handle_datagram(now, source, destination, &inner);
                 }
             }
-            _ => contents,
-        };
-        self.webrtc
-            .handle_datagram(now, source, destination, &contents)
+            _ => self
+                .webrtc
+                .handle_datagram(now, source, destination, contents),
+        }
     }
 
     /// Moves outputs between the parts (WebRTC, STUN, TURN, recorder) until all are quiet.

@@ -263,6 +263,11 @@ impl Webrtc {
         })
     }
 
+    /// Our ICE username fragment (from the answer), once answered.
+    pub fn local_ufrag(&self) -> Option<&str> {
+        self.answer_ufrag.as_deref()
+    }
+
     /// Remembers why we have fewer candidates than configured, for the diagnosis.
     pub fn note_problem(&mut self, problem: String) {
         CandidateSummary::note(&mut self.candidates.problems, problem);

@@ -1,0 +1,303 @@
+//! `--udp-port`: many connections on one UDP port. One task per port owns the port's sockets
+//! (one per ICE address) and every connection placed on it; core's [`Demux`] says which
+//! connection each datagram belongs to. Per datagram that is one `recvfrom` and no task wake-up,
+//! channel or allocation, where a task per connection needs all three.
+//!
+//! Connections with TURN servers keep a task and sockets of their own (`connection_task`): a
+//! TURN allocation belongs to its client's address and port, so they cannot share one.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::future::poll_fn;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::{Instant, SystemTime};
+
+use roomrec_core::connection::{
+    CloseReason, Connection, ConnectionCommand, ConnectionHandle, ConnectionInput,
+    ConnectionOutput, ConnectionReport, ConnectionStart,
+};
+use roomrec_core::demux::Demux;
+use tokio::sync::mpsc;
+
+use crate::connection_task::{bind_one, carry_out, LocalSocket, ShellContext};
+use crate::files::RecorderFiles;
+use crate::options::PortRange;
+use crate::wake::wake_at;
+
+const RECV_BUFFER: usize = 4096;
+/// Datagrams read in a row before timers and commands get a turn.
+const RECV_BURST: usize = 256;
+
+/// What the room task asks of a port's loop.
+pub(crate) enum LoopInput {
+    Start(Box<ConnectionStart>),
+    Command(ConnectionHandle, ConnectionCommand),
+}
+
+/// The sockets of one shared port, one per ICE address.
+pub(crate) struct PortSockets(Vec<LocalSocket>);
+
+/// Binds every port of `ports` on every address of `ips`. A port in use is an error: the user
+/// asked for exactly these.
+pub(crate) fn bind(ports: PortRange, ips: &[IpAddr]) -> io::Result<Vec<PortSockets>> {
+    if ips.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::AddrNotAvailable,
+            "no address to bind (see --ice-ip)",
+        ));
+    }
+    (0..ports.len())
+        .map(|i| {
+            let port = ports.nth(i);
+            ips.iter()
+                .map(|ip| {
+                    bind_one(SocketAddr::new(*ip, port))
+                        .map_err(|e| io::Error::new(e.kind(), format!("UDP {ip} port {port}: {e}")))
+                })
+                .collect::<io::Result<Vec<_>>>()
+                .map(PortSockets)
+        })
+        .collect()
+}
+
+/// Runs the connections of one port until `inputs` is closed and every connection has closed
+/// (closing the channel closes them, like dropping a task's command channel).
+pub(crate) async fn run_port(
+    ctx: Arc<ShellContext>,
+    sockets: PortSockets,
+    mut inputs: mpsc::UnboundedReceiver<LoopInput>,
+) {
+    let mut port = PortLoop {
+        ctx,
+        sockets: sockets.0,
+        demux: Demux::new(),
+        slots: HashMap::new(),
+        timers: BinaryHeap::new(),
+    };
+    let mut buf = vec![0u8; RECV_BUFFER];
+    let mut inputs_open = true;
+    while inputs_open || !port.slots.is_empty() {
+        let wake = wake_at(Instant::now(), port.timers.peek().map(|Reverse((t, _))| *t));
+        tokio::select! {
+            input = inputs.recv(), if inputs_open => match input {
+                Some(LoopInput::Start(start)) => port.start(*start),
+                Some(LoopInput::Command(handle, cmd)) => port.input(handle, ConnectionInput::Command(cmd)),
+                None => {
+                    inputs_open = false;
+                    let handles: Vec<_> = port.slots.keys().copied().collect();
+                    for handle in handles {
+                        port.input(handle, ConnectionInput::Command(ConnectionCommand::Close));
+                    }
+                }
+            },
+            () = recv_ready(&port.sockets) => {
+                for idx in 0..port.sockets.len() {
+                    port.receive(idx, &mut buf);
+                }
+            }
+            _ = tokio::time::sleep_until(wake.into()) => port.fire_timers(),
+        }
+    }
+}
+
+struct PortLoop {
+    ctx: Arc<ShellContext>,
+    sockets: Vec<LocalSocket>,
+    demux: Demux,
+    slots: HashMap<ConnectionHandle, Slot>,
+    /// Each connection's `poll_timeout`; entries that no longer match the slot's are skipped.
+    timers: BinaryHeap<Reverse<(Instant, ConnectionHandle)>>,
+}
+
+struct Slot {
+    connection: Connection,
+    files: RecorderFiles,
+    /// The timer entry that counts.
+    deadline: Option<Instant>,
+}
+
+impl PortLoop {
+    fn start(&mut self, start: ConnectionStart) {
+        let handle = start.handle;
+        let locals: Vec<SocketAddr> = self.sockets.iter().map(|s| s.local).collect();
+        let now = Instant::now();
+        let built = catch_unwind(AssertUnwindSafe(|| {
+            Connection::new(now, SystemTime::now(), start, &locals)
+        }));
+        let Ok(connection) = built else {
+            self.failed(handle);
+            return;
+        };
+        let ufrag_taken = connection
+            .local_ufrag()
+            .is_some_and(|ufrag| !self.demux.add(handle, ufrag));
+        self.slots.insert(
+            handle,
+            Slot {
+                connection,
+                files: RecorderFiles::new(self.ctx.files.clone()),
+                deadline: None,
+            },
+        );
+        self.after_input(handle, now);
+        if ufrag_taken {
+            tracing::error!(%handle, "ICE ufrag already used by another connection on this port; closing");
+            self.input(handle, ConnectionInput::Command(ConnectionCommand::Close));
+        }
+    }
+
+    fn input(&mut self, handle: ConnectionHandle, input: ConnectionInput) {
+        let Some(slot) = self.slots.get_mut(&handle) else {
+            return;
+        };
+        let now = Instant::now();
+        let ran = catch_unwind(AssertUnwindSafe(|| {
+            slot.connection.handle_input(now, SystemTime::now(), input)
+        }));
+        match ran {
+            Ok(()) => self.after_input(handle, now),
+            Err(_) => self.failed(handle),
+        }
+    }
+
+    /// Reads what the socket has (up to a burst) and hands each datagram to its connection.
+    fn receive(&mut self, idx: usize, buf: &mut [u8]) {
+        for _ in 0..RECV_BURST {
+            let socket = &self.sockets[idx];
+            let (len, source) = match socket.receiver.try_recv_from(buf) {
+                Ok(received) => received,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    tracing::debug!("UDP receive error on {}: {e}", socket.local);
+                    return;
+                }
+            };
+            let local = socket.local;
+            let contents = &buf[..len];
+            let now = Instant::now();
+            let Some(handle) = self.demux.route(now, source, local, contents) else {
+                tracing::trace!(%source, %local, len, "datagram for no connection");
+                continue;
+            };
+            let Some(slot) = self.slots.get_mut(&handle) else {
+                continue;
+            };
+            let ran = catch_unwind(AssertUnwindSafe(|| {
+                slot.connection
+                    .handle_receive(now, SystemTime::now(), source, local, contents)
+            }));
+            match ran {
+                Ok(()) => self.after_input(handle, now),
+                Err(_) => self.failed(handle),
+            }
+        }
+    }
+
+    fn fire_timers(&mut self) {
+        let now = Instant::now();
+        while let Some(&Reverse((at, handle))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let due = self
+                .slots
+                .get_mut(&handle)
+                .is_some_and(|slot| slot.deadline == Some(at) && slot.deadline.take().is_some());
+            if due {
+                self.input(handle, ConnectionInput::Timeout);
+            }
+        }
+        // Stale entries pile up when deadlines move often; start over once they dominate.
+        if self.timers.len() > 4 * self.slots.len() + 64 {
+            self.timers = self
+                .slots
+                .iter()
+                .filter_map(|(h, s)| s.deadline.map(|t| Reverse((t, *h))))
+                .collect();
+        }
+    }
+
+    /// Carries out the connection's outputs, re-arms its timer, forgets it once closed.
+    fn after_input(&mut self, handle: ConnectionHandle, now: Instant) {
+        let Some(slot) = self.slots.get_mut(&handle) else {
+            return;
+        };
+        while let Some(output) = slot.connection.poll_output() {
+            match carry_out(&self.ctx, handle, &mut slot.files, output) {
+                Some(ConnectionOutput::Transmit {
+                    source,
+                    destination,
+                    contents,
+                }) => {
+                    self.demux.outgoing(now, handle, &contents);
+                    transmit(&self.sockets, source, destination, &contents);
+                }
+                Some(ConnectionOutput::Stream(_)) => {
+                    tracing::warn!(%handle, "a connection on a shared port asked for a TCP stream; ignored");
+                }
+                _ => {}
+            }
+        }
+        if slot.connection.is_closed() {
+            if !slot.files.is_empty() {
+                tracing::error!(%handle, open = slot.files.len(), "a closed connection left files open; closing them");
+            }
+            self.slots.remove(&handle);
+            self.demux.remove(handle);
+            return;
+        }
+        let deadline = slot.connection.poll_timeout();
+        if deadline != slot.deadline {
+            slot.deadline = deadline;
+            if let Some(at) = deadline {
+                self.timers.push(Reverse((at, handle)));
+            }
+        }
+    }
+
+    /// A connection that panicked is dropped; only it is lost, its files keep what was written.
+    fn failed(&mut self, handle: ConnectionHandle) {
+        tracing::error!(%handle, "connection panicked; dropping it");
+        self.slots.remove(&handle);
+        self.demux.remove(handle);
+        let reason = CloseReason::Internal("connection panicked".to_string());
+        let _ = self
+            .ctx
+            .reports
+            .send((handle, ConnectionReport::Closed(reason)));
+    }
+}
+
+fn transmit(sockets: &[LocalSocket], source: SocketAddr, destination: SocketAddr, contents: &[u8]) {
+    let Some(socket) = sockets.iter().find(|s| s.local == source) else {
+        tracing::debug!(%source, "transmit from an address we have no socket for");
+        return;
+    };
+    // UDP may drop: a full send buffer loses this datagram rather than stalling every connection.
+    if let Err(e) = socket.sender.send_to(contents, destination) {
+        tracing::debug!(%destination, "UDP send failed: {e}");
+    }
+}
+
+/// Until some socket has a datagram waiting (then every socket gets a burst read, so a busy
+/// one cannot starve the others).
+async fn recv_ready(sockets: &[LocalSocket]) {
+    poll_fn(|cx| {
+        // Poll all, so each registers for a wake-up.
+        let ready = sockets
+            .iter()
+            .filter(|s| s.receiver.poll_recv_ready(cx).is_ready())
+            .count();
+        if ready > 0 {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}
