@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::connection_task::{run_connection, ShellContext};
-use crate::shared_udp::{run_port, LoopInput, PortSockets};
+use crate::shared_udp::{spawn_port, LoopInput, PortSockets};
 use crate::status::Event;
 use crate::trace::SignalingTrace;
 use crate::wake::wake_at;
@@ -70,7 +70,7 @@ impl Driver {
         let mut port_tasks = HashMap::new();
         for (n, sockets) in shared_ports.into_iter().enumerate() {
             let (tx, rx) = mpsc::unbounded_channel();
-            let task = tasks.spawn(run_port(ctx.clone(), sockets, rx));
+            let task = tasks.spawn(spawn_port(n, ctx.clone(), sockets, rx));
             port_tasks.insert(task.id(), n);
             ports.push((tx, 0));
         }

@@ -11,10 +11,11 @@ use std::collections::{BinaryHeap, HashMap};
 use std::future::poll_fn;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use roomrec_core::connection::{
     CloseReason, Connection, ConnectionCommand, ConnectionHandle, ConnectionInput,
@@ -23,7 +24,7 @@ use roomrec_core::connection::{
 use roomrec_core::demux::Demux;
 use tokio::sync::mpsc;
 
-use crate::connection_task::{bind_one, carry_out, LocalSocket, ShellContext};
+use crate::connection_task::{carry_out, LocalSocket, ShellContext};
 use crate::files::RecorderFiles;
 use crate::options::PortRange;
 use crate::wake::wake_at;
@@ -31,6 +32,13 @@ use crate::wake::wake_at;
 const RECV_BUFFER: usize = 4096;
 /// Datagrams read in a row before timers and commands get a turn.
 const RECV_BURST: usize = 256;
+/// After reading, the loop lets datagrams gather this long before it reads again, so one
+/// wake-up serves many of them (waking a thread costs more than handling a datagram; a
+/// recording does not mind a millisecond).
+const GATHER: Duration = Duration::from_millis(1);
+/// Kernel receive buffer asked for per shared socket: what arrives while the loop gathers or
+/// works. Capped by `net.core.rmem_max` unless we may force it.
+const SOCKET_RECV_BUFFER: libc::c_int = 8 << 20;
 
 /// What the room task asks of a port's loop.
 pub(crate) enum LoopInput {
@@ -38,8 +46,9 @@ pub(crate) enum LoopInput {
     Command(ConnectionHandle, ConnectionCommand),
 }
 
-/// The sockets of one shared port, one per ICE address.
-pub(crate) struct PortSockets(Vec<LocalSocket>);
+/// The sockets of one shared port, one per ICE address (registered with the loop's own runtime
+/// when it starts).
+pub(crate) struct PortSockets(Vec<std::net::UdpSocket>);
 
 /// Binds every port of `ports` on every address of `ips`. A port in use is an error: the user
 /// asked for exactly these.
@@ -55,7 +64,9 @@ pub(crate) fn bind(ports: PortRange, ips: &[IpAddr]) -> io::Result<Vec<PortSocke
             let port = ports.nth(i);
             ips.iter()
                 .map(|ip| {
-                    bind_one(SocketAddr::new(*ip, port))
+                    let socket = std::net::UdpSocket::bind(SocketAddr::new(*ip, port));
+                    socket
+                        .and_then(|s| s.set_nonblocking(true).map(|()| s))
                         .map_err(|e| io::Error::new(e.kind(), format!("UDP {ip} port {port}: {e}")))
                 })
                 .collect::<io::Result<Vec<_>>>()
@@ -64,24 +75,69 @@ pub(crate) fn bind(ports: PortRange, ips: &[IpAddr]) -> io::Result<Vec<PortSocke
         .collect()
 }
 
+/// Runs the connections of one port on a thread of its own (one event loop per port, nothing
+/// shared with other loops or woken across threads) until `inputs` is closed and every
+/// connection has closed. The returned future ends with the thread; it panics if the loop did.
+pub(crate) fn spawn_port(
+    n: usize,
+    ctx: Arc<ShellContext>,
+    sockets: PortSockets,
+    inputs: mpsc::UnboundedReceiver<LoopInput>,
+) -> impl std::future::Future<Output = ()> {
+    let (done_tx, done) = tokio::sync::oneshot::channel::<()>();
+    let spawned = std::thread::Builder::new()
+        .name(format!("udp-port-{n}"))
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            match runtime {
+                Ok(runtime) => runtime.block_on(run_port(ctx, sockets, inputs)),
+                Err(e) => tracing::error!("cannot start the loop of UDP port {n}: {e}"),
+            }
+            let _ = done_tx.send(());
+        });
+    async move {
+        if let Err(e) = spawned {
+            panic!("cannot start the thread of UDP port {n}: {e}");
+        }
+        // Dropped without a word: the thread panicked.
+        done.await.expect("the loop thread of a UDP port panicked");
+    }
+}
+
 /// Runs the connections of one port until `inputs` is closed and every connection has closed
 /// (closing the channel closes them, like dropping a task's command channel).
-pub(crate) async fn run_port(
+async fn run_port(
     ctx: Arc<ShellContext>,
     sockets: PortSockets,
     mut inputs: mpsc::UnboundedReceiver<LoopInput>,
 ) {
+    let sockets = match sockets.0.into_iter().map(local_socket).collect() {
+        Ok(sockets) => sockets,
+        Err(e) => {
+            tracing::error!("cannot use a shared UDP socket: {e}");
+            return;
+        }
+    };
     let mut port = PortLoop {
         ctx,
-        sockets: sockets.0,
+        sockets,
         demux: Demux::new(),
         slots: HashMap::new(),
         timers: BinaryHeap::new(),
     };
+    for socket in &port.sockets {
+        grow_receive_buffer(socket);
+    }
     let mut buf = vec![0u8; RECV_BUFFER];
     let mut inputs_open = true;
+    let mut gather_until: Option<Instant> = None;
     while inputs_open || !port.slots.is_empty() {
-        let wake = wake_at(Instant::now(), port.timers.peek().map(|Reverse((t, _))| *t));
+        let now = Instant::now();
+        let gathering = gather_until.filter(|t| *t > now);
+        let timer = port.timers.peek().map(|Reverse((t, _))| *t);
+        let wake = wake_at(now, timer.into_iter().chain(gathering).min());
         tokio::select! {
             input = inputs.recv(), if inputs_open => match input {
                 Some(LoopInput::Start(start)) => port.start(*start),
@@ -94,10 +150,11 @@ pub(crate) async fn run_port(
                     }
                 }
             },
-            () = recv_ready(&port.sockets) => {
+            () = recv_ready(&port.sockets), if gathering.is_none() => {
                 for idx in 0..port.sockets.len() {
                     port.receive(idx, &mut buf);
                 }
+                gather_until = Some(Instant::now() + GATHER);
             }
             _ = tokio::time::sleep_until(wake.into()) => port.fire_timers(),
         }
@@ -270,6 +327,35 @@ impl PortLoop {
             .ctx
             .reports
             .send((handle, ConnectionReport::Closed(reason)));
+    }
+}
+
+fn local_socket(socket: std::net::UdpSocket) -> io::Result<LocalSocket> {
+    Ok(LocalSocket {
+        local: socket.local_addr()?,
+        sender: socket.try_clone()?,
+        receiver: tokio::net::UdpSocket::from_std(socket)?,
+    })
+}
+
+/// Asks for a large kernel receive buffer (forced when privileged, else up to rmem_max).
+fn grow_receive_buffer(socket: &LocalSocket) {
+    let fd = socket.receiver.as_raw_fd();
+    let size = SOCKET_RECV_BUFFER;
+    let set = |option| {
+        // SAFETY: a valid socket descriptor and a c_int option value of the right length.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                option,
+                (&size as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            ) == 0
+        }
+    };
+    if !set(libc::SO_RCVBUFFORCE) && !set(libc::SO_RCVBUF) {
+        tracing::debug!(local = %socket.local, "cannot grow the UDP receive buffer: {}", io::Error::last_os_error());
     }
 }
 

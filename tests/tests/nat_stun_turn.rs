@@ -10,8 +10,9 @@
 //!   (ask STUN for their mapping)
 //! ```
 //!
-//! - cone/cone: both sides learn their mapping from STUN and punch through (srflx pairs); with
-//!   `--stun false` the same setup records nothing and the log says why.
+//! - cone/cone: both sides learn their mapping from STUN and punch through (srflx pairs), also
+//!   with every guest on one shared `--udp-port`; with `--stun false` the same setup records
+//!   nothing and the log says why.
 //! - symmetric/symmetric: a new mapping per destination defeats STUN; only TURN connects — over
 //!   UDP, TCP and TLS (coturn's self-signed certificate trusted with `--turn-ca`).
 //! - The TURN server going away mid-recording finalizes the file; refused credentials are
@@ -138,6 +139,16 @@ fn cone_nats_are_crossed_with_stun() {
     let (dir, log) = record(&topology, &args(&["--stun", &stun]), PUBLISH);
     check_both_recorded(dir.path(), "cone/cone with --stun", &log);
     // The pair that carried the media is the publisher's server-reflexive address (its NAT).
+    assert!(
+        log.contains("the publisher's srflx 198.51.100.10:"),
+        "no srflx pair:\n{log}"
+    );
+
+    // The same with every guest on one shared UDP port: each connection's STUN answers come
+    // back on that port and reach the connection that asked (core's Demux).
+    let shared = args(&["--stun", &stun, "--udp-port", "40000"]);
+    let (dir, log) = record(&topology, &shared, PUBLISH);
+    check_both_recorded(dir.path(), "cone/cone with --stun --udp-port", &log);
     assert!(
         log.contains("the publisher's srflx 198.51.100.10:"),
         "no srflx pair:\n{log}"
