@@ -115,7 +115,7 @@ fn bind_sockets(ports: &UdpPorts, ips: &[IpAddr]) -> Vec<LocalSocket> {
     out
 }
 
-pub(crate) fn bind_one(addr: SocketAddr) -> io::Result<LocalSocket> {
+fn bind_one(addr: SocketAddr) -> io::Result<LocalSocket> {
     let socket = std::net::UdpSocket::bind(addr)?;
     socket.set_nonblocking(true)?;
     let sender = socket.try_clone()?;
@@ -127,10 +127,10 @@ pub(crate) fn bind_one(addr: SocketAddr) -> io::Result<LocalSocket> {
     })
 }
 
-pub(crate) struct LocalSocket {
-    pub local: SocketAddr,
-    pub receiver: UdpSocket,
-    pub sender: std::net::UdpSocket,
+struct LocalSocket {
+    local: SocketAddr,
+    receiver: UdpSocket,
+    sender: std::net::UdpSocket,
 }
 
 struct ConnectionLoop {

@@ -8,13 +8,11 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::future::poll_fn;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 
 use roomrec_core::connection::{
@@ -24,18 +22,19 @@ use roomrec_core::connection::{
 use roomrec_core::demux::Demux;
 use tokio::sync::mpsc;
 
-use crate::connection_task::{carry_out, LocalSocket, ShellContext};
+use crate::connection_task::{carry_out, ShellContext};
 use crate::files::RecorderFiles;
 use crate::options::PortRange;
-use crate::wake::wake_at;
 
 const RECV_BUFFER: usize = 4096;
 /// Datagrams read in a row before timers and commands get a turn.
 const RECV_BURST: usize = 256;
 /// After reading, the loop lets datagrams gather this long before it reads again, so one
 /// wake-up serves many of them (waking a thread costs more than handling a datagram; a
-/// recording does not mind a millisecond).
-const GATHER: Duration = Duration::from_millis(1);
+/// recording does not mind a millisecond or two). Timers due meanwhile wait as long.
+const GATHER: Duration = Duration::from_millis(2);
+/// When idle, the loop looks at the room's inputs at least this often.
+const IDLE_CHECK: Duration = Duration::from_millis(10);
 /// Kernel receive buffer asked for per shared socket: what arrives while the loop gathers or
 /// works. Capped by `net.core.rmem_max` unless we may force it.
 const SOCKET_RECV_BUFFER: libc::c_int = 8 << 20;
@@ -88,13 +87,7 @@ pub(crate) fn spawn_port(
     let spawned = std::thread::Builder::new()
         .name(format!("udp-port-{n}"))
         .spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            match runtime {
-                Ok(runtime) => runtime.block_on(run_port(ctx, sockets, inputs)),
-                Err(e) => tracing::error!("cannot start the loop of UDP port {n}: {e}"),
-            }
+            run_port(ctx, sockets, inputs);
             let _ = done_tx.send(());
         });
     async move {
@@ -106,23 +99,18 @@ pub(crate) fn spawn_port(
     }
 }
 
-/// Runs the connections of one port until `inputs` is closed and every connection has closed
-/// (closing the channel closes them, like dropping a task's command channel).
-async fn run_port(
+/// The loop: take the room's inputs, read every socket dry, fire due timers, then wait. After a
+/// round that read datagrams it sleeps [`GATHER`] (no readiness events: with edge-triggered
+/// epoll every arriving datagram would wake the thread again); after a quiet round it blocks
+/// in `poll(2)` until a datagram, the next timer or [`IDLE_CHECK`].
+fn run_port(
     ctx: Arc<ShellContext>,
     sockets: PortSockets,
     mut inputs: mpsc::UnboundedReceiver<LoopInput>,
 ) {
-    let sockets = match sockets.0.into_iter().map(local_socket).collect() {
-        Ok(sockets) => sockets,
-        Err(e) => {
-            tracing::error!("cannot use a shared UDP socket: {e}");
-            return;
-        }
-    };
     let mut port = PortLoop {
         ctx,
-        sockets,
+        sockets: sockets.0.into_iter().filter_map(local_socket).collect(),
         demux: Demux::new(),
         slots: HashMap::new(),
         timers: BinaryHeap::new(),
@@ -132,38 +120,42 @@ async fn run_port(
     }
     let mut buf = vec![0u8; RECV_BUFFER];
     let mut inputs_open = true;
-    let mut gather_until: Option<Instant> = None;
     while inputs_open || !port.slots.is_empty() {
-        let now = Instant::now();
-        let gathering = gather_until.filter(|t| *t > now);
-        let timer = port.timers.peek().map(|Reverse((t, _))| *t);
-        let wake = wake_at(now, timer.into_iter().chain(gathering).min());
-        tokio::select! {
-            input = inputs.recv(), if inputs_open => match input {
-                Some(LoopInput::Start(start)) => port.start(*start),
-                Some(LoopInput::Command(handle, cmd)) => port.input(handle, ConnectionInput::Command(cmd)),
-                None => {
+        while inputs_open {
+            match inputs.try_recv() {
+                Ok(LoopInput::Start(start)) => port.start(*start),
+                Ok(LoopInput::Command(handle, cmd)) => {
+                    port.input(handle, ConnectionInput::Command(cmd))
+                }
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
                     inputs_open = false;
                     let handles: Vec<_> = port.slots.keys().copied().collect();
                     for handle in handles {
                         port.input(handle, ConnectionInput::Command(ConnectionCommand::Close));
                     }
                 }
-            },
-            () = recv_ready(&port.sockets), if gathering.is_none() => {
-                for idx in 0..port.sockets.len() {
-                    port.receive(idx, &mut buf);
-                }
-                gather_until = Some(Instant::now() + GATHER);
             }
-            _ = tokio::time::sleep_until(wake.into()) => port.fire_timers(),
+        }
+        let mut received = 0;
+        for idx in 0..port.sockets.len() {
+            received += port.receive(idx, &mut buf);
+        }
+        port.fire_timers();
+        if received > 0 {
+            std::thread::sleep(GATHER);
+        } else {
+            let now = Instant::now();
+            let next_timer = port.timers.peek().map(|Reverse((t, _))| *t);
+            let wait = next_timer.map_or(IDLE_CHECK, |t| t.saturating_duration_since(now));
+            wait_readable(&port.sockets, wait.min(IDLE_CHECK));
         }
     }
 }
 
 struct PortLoop {
     ctx: Arc<ShellContext>,
-    sockets: Vec<LocalSocket>,
+    sockets: Vec<PortSocket>,
     demux: Demux,
     slots: HashMap<ConnectionHandle, Slot>,
     /// Each connection's `poll_timeout`; entries that no longer match the slot's are skipped.
@@ -221,16 +213,18 @@ impl PortLoop {
         }
     }
 
-    /// Reads what the socket has (up to a burst) and hands each datagram to its connection.
-    fn receive(&mut self, idx: usize, buf: &mut [u8]) {
-        for _ in 0..RECV_BURST {
+    /// Reads what the socket has (up to a burst) and hands each datagram to its connection;
+    /// returns how many it read.
+    fn receive(&mut self, idx: usize, buf: &mut [u8]) -> usize {
+        for count in 0..RECV_BURST {
             let socket = &self.sockets[idx];
-            let (len, source) = match socket.receiver.try_recv_from(buf) {
+            let (len, source) = match socket.socket.recv_from(buf) {
                 Ok(received) => received,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return count,
                 Err(e) => {
+                    // ICMP errors (a guest gone) surface here; the next round reads on.
                     tracing::debug!("UDP receive error on {}: {e}", socket.local);
-                    return;
+                    return count + 1;
                 }
             };
             let local = socket.local;
@@ -252,6 +246,7 @@ impl PortLoop {
                 Err(_) => self.failed(handle),
             }
         }
+        RECV_BURST
     }
 
     fn fire_timers(&mut self) {
@@ -330,17 +325,41 @@ impl PortLoop {
     }
 }
 
-fn local_socket(socket: std::net::UdpSocket) -> io::Result<LocalSocket> {
-    Ok(LocalSocket {
-        local: socket.local_addr()?,
-        sender: socket.try_clone()?,
-        receiver: tokio::net::UdpSocket::from_std(socket)?,
-    })
+/// One shared socket (non-blocking).
+struct PortSocket {
+    local: SocketAddr,
+    socket: std::net::UdpSocket,
+}
+
+fn local_socket(socket: std::net::UdpSocket) -> Option<PortSocket> {
+    match socket.local_addr() {
+        Ok(local) => Some(PortSocket { local, socket }),
+        Err(e) => {
+            tracing::error!("a shared UDP socket has no address: {e}");
+            None
+        }
+    }
+}
+
+/// Blocks until some socket is readable or `timeout` has passed.
+fn wait_readable(sockets: &[PortSocket], timeout: Duration) {
+    let mut fds: Vec<libc::pollfd> = sockets
+        .iter()
+        .map(|s| libc::pollfd {
+            fd: s.socket.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    // Rounded up: a timer due in 0.3 ms must not turn into a busy loop of zero-timeout polls.
+    let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
+    // SAFETY: `fds` is a valid array of `fds.len()` pollfd structs for the duration of the call.
+    unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
 }
 
 /// Asks for a large kernel receive buffer (forced when privileged, else up to rmem_max).
-fn grow_receive_buffer(socket: &LocalSocket) {
-    let fd = socket.receiver.as_raw_fd();
+fn grow_receive_buffer(socket: &PortSocket) {
+    let fd = socket.socket.as_raw_fd();
     let size = SOCKET_RECV_BUFFER;
     let set = |option| {
         // SAFETY: a valid socket descriptor and a c_int option value of the right length.
@@ -359,31 +378,13 @@ fn grow_receive_buffer(socket: &LocalSocket) {
     }
 }
 
-fn transmit(sockets: &[LocalSocket], source: SocketAddr, destination: SocketAddr, contents: &[u8]) {
+fn transmit(sockets: &[PortSocket], source: SocketAddr, destination: SocketAddr, contents: &[u8]) {
     let Some(socket) = sockets.iter().find(|s| s.local == source) else {
         tracing::debug!(%source, "transmit from an address we have no socket for");
         return;
     };
     // UDP may drop: a full send buffer loses this datagram rather than stalling every connection.
-    if let Err(e) = socket.sender.send_to(contents, destination) {
+    if let Err(e) = socket.socket.send_to(contents, destination) {
         tracing::debug!(%destination, "UDP send failed: {e}");
     }
-}
-
-/// Until some socket has a datagram waiting (then every socket gets a burst read, so a busy
-/// one cannot starve the others).
-async fn recv_ready(sockets: &[LocalSocket]) {
-    poll_fn(|cx| {
-        // Poll all, so each registers for a wake-up.
-        let ready = sockets
-            .iter()
-            .filter(|s| s.receiver.poll_recv_ready(cx).is_ready())
-            .count();
-        if ready > 0 {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    })
-    .await
 }
