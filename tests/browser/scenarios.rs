@@ -75,6 +75,9 @@ pub struct Scenario {
     pub recorder_first: bool,
     /// The recorder's `--codec` (its first entry is sent as `preferVideoCodec`).
     pub codecs: Option<&'static str>,
+    /// The recorder takes every guest on one shared UDP port (`--udp-port`) instead of a
+    /// socket per connection.
+    pub shared_udp_port: bool,
     pub guests: Vec<Guest>,
 }
 
@@ -97,6 +100,7 @@ pub fn scenarios() -> Vec<Scenario> {
             password: true,
             recorder_first: true,
             codecs: None,
+            shared_udp_port: false,
             guests: vec![
                 Guest::av("alice", "h264"),
                 Guest::av("bob", "vp8"),
@@ -104,11 +108,12 @@ pub fn scenarios() -> Vec<Scenario> {
             ],
         },
         Scenario {
-            name: "three codecs, password=false, recorder after",
+            name: "three codecs, password=false, recorder after, one shared UDP port",
             room: "rrafter",
             password: false,
             recorder_first: false,
             codecs: None,
+            shared_udp_port: true,
             guests: vec![
                 Guest::av("dave", "h264"),
                 Guest::av("erin", "vp8"),
@@ -127,6 +132,7 @@ pub fn scenarios() -> Vec<Scenario> {
             password: true,
             recorder_first: true,
             codecs: Some("vp9,vp8,h264"),
+            shared_udp_port: false,
             guests: vec![
                 Guest {
                     rejoin: true,

@@ -154,6 +154,13 @@ async fn run_scenario(ctx: &Ctx, s: Scenario) -> Outcome {
     if let Some(codecs) = s.codecs {
         args.extend(["--codec".into(), codecs.into()]);
     }
+    if s.shared_udp_port {
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .expect("a free UDP port")
+            .port();
+        args.extend(["--udp-port".into(), port.to_string()]);
+    }
     let start_recorder =
         || Recorder::start(&args, &dir.join("recorder.log"), &dir.join("time.txt"));
 
