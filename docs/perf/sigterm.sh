@@ -1,12 +1,12 @@
 #!/bin/bash
-# docs/perf/sigterm.sh BIN N OUT (BIN: a release roomrec): N publishers sending, then SIGTERM to the recorder: time to exit, files finalized.
-BIN=$1; N=$2; OUT=$3
+# docs/perf/sigterm.sh BIN N OUT [RECORDER ARGS...] (BIN: a release roomrec): N publishers sending, then SIGTERM to the recorder: time to exit, files finalized.
+BIN=$1; N=$2; OUT=$3; shift 3
 rm -rf $OUT; mkdir -p $OUT/files
 PORT=$((42000 + RANDOM % 1000))
 $BIN relay --listen 127.0.0.1:$PORT --max-connections 1000000 --max-connections-per-ip 1000000 --max-room-members 1000000 > $OUT/relay.log 2>&1 &
 RELAY=$!
 sleep 1
-$BIN --room sig --server ws://127.0.0.1:$PORT --password false --ice-ip 127.0.0.1 --record s --output-dir $OUT/files > $OUT/rec.log 2>&1 &
+$BIN --room sig --server ws://127.0.0.1:$PORT --password false --ice-ip 127.0.0.1 --record s --output-dir $OUT/files "$@" > $OUT/rec.log 2>&1 &
 REC=$!
 sleep 1
 JOIN=$(( N / 20 + 5 ))

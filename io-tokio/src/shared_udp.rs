@@ -138,11 +138,17 @@ fn run_port(
             }
         }
         let mut received = 0;
+        let mut behind = false;
         for idx in 0..port.sockets.len() {
-            received += port.receive(idx, &mut buf);
+            let count = port.receive(idx, &mut buf);
+            received += count;
+            behind |= count == RECV_BURST;
         }
         port.fire_timers();
-        if received > 0 {
+        if behind {
+            // More is waiting than a burst: no pause until the sockets are read dry.
+            continue;
+        } else if received > 0 {
             std::thread::sleep(GATHER);
         } else {
             let now = Instant::now();
