@@ -3,6 +3,7 @@
 //! shared by the integration tests.
 
 pub mod fuzz_bodies;
+pub mod loopback;
 pub mod netroom;
 pub mod sim;
 pub mod status_http;

@@ -12,6 +12,7 @@ use roomrec_io_tokio::run_until;
 use roomrec_test_support::ffmpeg::decode_errors;
 use roomrec_test_support::ffprobe::probe;
 use roomrec_test_support::recordings::{check_one_recording, media_files};
+use roomrec_tests::loopback::finish;
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -42,15 +43,7 @@ async fn record_three(dialect: Dialect, password: Password) {
         publishers.push(spawn_publisher(&server, LOOPBACK, config).await.unwrap());
     }
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let _ = stop.send(());
-    recorder
-        .await
-        .unwrap()
-        .expect("recorder shuts down cleanly");
-    for p in publishers {
-        p.hang_up().await;
-    }
-    relay.abort();
+    finish(stop, recorder, publishers, relay).await;
 
     for (stream, codec) in [("alice", "h264"), ("bob", "vp8"), ("carol", "vp9")] {
         // ~4 s of 30 fps video and 50 packets/s of audio reached the file.

@@ -2,7 +2,7 @@
 //! covers the recorder), recordings through it decode, and garbage sent to those ports disturbs
 //! nobody. Real sockets on 127.0.0.1, in-process relay, synthetic str0m publishers.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use roomrec_core::media::Codec;
@@ -12,24 +12,9 @@ use roomrec_io_tokio::options::PortRange;
 use roomrec_io_tokio::relay::spawn_relay;
 use roomrec_io_tokio::run_until;
 use roomrec_test_support::recordings::check_one_recording;
+use roomrec_tests::loopback::{finish, free_udp_block, send_garbage, udp_in_use, LOOPBACK};
 
-const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const WIDTH: u16 = 4;
-
-fn in_use(port: u16) -> bool {
-    UdpSocket::bind(SocketAddr::new(LOOPBACK, port)).is_err()
-}
-
-/// A free block of `WIDTH` ports below the ephemeral range (so no publisher lands in it by chance).
-fn free_block() -> u16 {
-    for _ in 0..200 {
-        let base = fastrand::u16(20_000..30_000);
-        if (base..base + WIDTH).all(|p| !in_use(p)) {
-            return base;
-        }
-    }
-    panic!("no free block of {WIDTH} UDP ports in 20000-30000");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_bind_inside_the_range_and_ignore_garbage() {
@@ -40,7 +25,7 @@ async fn connections_bind_inside_the_range_and_ignore_garbage() {
         .unwrap();
     let server = format!("ws://{addr}");
 
-    let base = free_block();
+    let base = free_udp_block(WIDTH);
     // The first port of the range is taken by someone else: the recorder must skip it.
     let squatter = UdpSocket::bind(SocketAddr::new(LOOPBACK, base)).unwrap();
     let range = PortRange::new(base, base + WIDTH - 1).unwrap();
@@ -61,44 +46,15 @@ async fn connections_bind_inside_the_range_and_ignore_garbage() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
     // Both connections hold a port of the range (not the squatter's).
-    let taken: Vec<u16> = (base + 1..base + WIDTH).filter(|&p| in_use(p)).collect();
+    let taken: Vec<u16> = (base + 1..base + WIDTH)
+        .filter(|&p| udp_in_use(p))
+        .collect();
     assert_eq!(taken.len(), 2, "ports of {range} in use: {taken:?}");
 
-    // Garbage to every port of the range while recording: short, long, STUN-looking, RTP-looking.
-    let noise = UdpSocket::bind(SocketAddr::new(LOOPBACK, 0)).unwrap();
-    let mut garbage: Vec<Vec<u8>> = vec![vec![], vec![0], vec![0xff; 1400]];
-    garbage.push(
-        [
-            &[0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42][..],
-            &[7; 12],
-        ]
-        .concat(),
-    );
-    garbage.push([&[0x80, 0x60][..], &[1; 200]].concat());
-    for round in 0..30 {
-        for port in base..base + WIDTH {
-            for g in &garbage {
-                let _ = noise.send_to(g, SocketAddr::new(LOOPBACK, port));
-            }
-            let random: Vec<u8> = (0..fastrand::usize(1..1200))
-                .map(|_| fastrand::u8(..))
-                .collect();
-            let _ = noise.send_to(&random, SocketAddr::new(LOOPBACK, port));
-        }
-        if round % 10 == 9 {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
-    }
+    // Garbage to every port of the range while recording.
+    send_garbage(base..base + WIDTH, Vec::new).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let _ = stop.send(());
-    recorder
-        .await
-        .unwrap()
-        .expect("recorder shuts down cleanly");
-    for p in publishers {
-        p.hang_up().await;
-    }
-    relay.abort();
+    finish(stop, recorder, publishers, relay).await;
     drop(squatter);
 
     // ~4 s of 30 fps video and 50 packets/s of audio in each, decoding cleanly.

@@ -4,7 +4,7 @@
 //! credentials) disturbs nobody. Real sockets on 127.0.0.1, in-process relay,
 //! synthetic str0m publishers.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use roomrec_core::media::Codec;
@@ -14,8 +14,8 @@ use roomrec_io_tokio::options::PortRange;
 use roomrec_io_tokio::relay::spawn_relay;
 use roomrec_io_tokio::run_until;
 use roomrec_test_support::recordings::check_one_recording;
+use roomrec_tests::loopback::{finish, free_udp_block, send_garbage, udp_in_use, LOOPBACK};
 
-const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const PORTS: u16 = 2;
 const GUESTS: [(&str, Codec, &str); 4] = [
     ("alice", Codec::H264, "h264"),
@@ -23,20 +23,6 @@ const GUESTS: [(&str, Codec, &str); 4] = [
     ("carol", Codec::H264, "h264"),
     ("dave", Codec::Vp8, "vp8"),
 ];
-
-fn in_use(port: u16) -> bool {
-    UdpSocket::bind(SocketAddr::new(LOOPBACK, port)).is_err()
-}
-
-fn free_block() -> u16 {
-    for _ in 0..200 {
-        let base = fastrand::u16(20_000..30_000);
-        if (base..base + PORTS).all(|p| !in_use(p)) {
-            return base;
-        }
-    }
-    panic!("no free block of {PORTS} UDP ports in 20000-30000");
-}
 
 /// UDP sockets of this process bound to 127.0.0.1 (its IPv4 table lists the namespace's; this
 /// test binary runs alone in its process, so only ours are on loopback ports we did not pick).
@@ -80,7 +66,7 @@ async fn guests_share_the_ports_and_garbage_disturbs_nobody() {
         .await
         .unwrap();
     let server = format!("ws://{addr}");
-    let base = free_block();
+    let base = free_udp_block(PORTS);
     let range = PortRange::new(base, base + PORTS - 1).unwrap();
     let before = loopback_udp_sockets();
 
@@ -93,7 +79,7 @@ async fn guests_share_the_ports_and_garbage_disturbs_nobody() {
     }));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
-        (base..base + PORTS).all(in_use),
+        (base..base + PORTS).all(udp_in_use),
         "the recorder binds every port of {range}"
     );
     let mut publishers = Vec::new();
@@ -109,47 +95,16 @@ async fn guests_share_the_ports_and_garbage_disturbs_nobody() {
         "UDP sockets on 127.0.0.1 while recording"
     );
 
-    // Garbage to both ports while recording; forged checks name ufrags a guest could have.
-    let noise = UdpSocket::bind(SocketAddr::new(LOOPBACK, 0)).unwrap();
-    let mut garbage: Vec<Vec<u8>> = vec![vec![], vec![0], vec![0xff; 1400]];
-    garbage.push(
-        [
-            &[0x01, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42][..],
-            &[7; 12],
-        ]
-        .concat(),
-    );
-    garbage.push([&[0x80, 0x60][..], &[1; 200]].concat());
-    garbage.push([&[22, 254, 253][..], &[3; 100]].concat());
-    for round in 0..30 {
-        for port in base..base + PORTS {
-            let to = SocketAddr::new(LOOPBACK, port);
-            for g in &garbage {
-                let _ = noise.send_to(g, to);
-            }
-            let random: Vec<u8> = (0..fastrand::usize(1..1200))
-                .map(|_| fastrand::u8(..))
-                .collect();
-            let _ = noise.send_to(&random, to);
-            let ufrag: String = (0..4).map(|_| fastrand::alphanumeric()).collect();
-            let _ = noise.send_to(&forged_check(&ufrag), to);
-        }
-        if round % 10 == 9 {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
-    }
+    // Garbage to both ports while recording, with checks naming ufrags a guest could have.
+    send_garbage(base..base + PORTS, || {
+        let ufrag: String = (0..4).map(|_| fastrand::alphanumeric()).collect();
+        forged_check(&ufrag)
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let _ = stop.send(());
-    recorder
-        .await
-        .unwrap()
-        .expect("recorder shuts down cleanly");
-    for p in publishers {
-        p.hang_up().await;
-    }
-    relay.abort();
+    finish(stop, recorder, publishers, relay).await;
     assert!(
-        (base..base + PORTS).all(|p| !in_use(p)),
+        (base..base + PORTS).all(|p| !udp_in_use(p)),
         "ports released at exit"
     );
 

@@ -16,6 +16,7 @@ use roomrec_test_support::ffmpeg::decode_errors_vfr;
 use roomrec_test_support::ffprobe::probe;
 use roomrec_test_support::recordings::media_files;
 use roomrec_testpeer::PublisherConfig;
+use roomrec_tests::loopback::finish;
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const STREAM: &str = "cam1";
@@ -106,15 +107,7 @@ async fn view_one_stream(case: Case, video_codec: &str) {
     others.push(publish(&server, target).await);
     wait_for_files(dir.path(), 2, Duration::from_secs(40)).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let _ = stop.send(());
-    recorder
-        .await
-        .unwrap()
-        .expect("recorder shuts down cleanly");
-    for p in others {
-        p.hang_up().await;
-    }
-    relay.abort();
+    finish(stop, recorder, others, relay).await;
 
     let files = media_files(dir.path(), FILES);
     assert_eq!(files.len(), 2, "one file per visit: {files:?}");
