@@ -61,6 +61,9 @@ pub fn run_once(args: &BenchArgs, streams: u32, dir: &Path) -> Result<RunResult,
     rec.args(["--room", ROOM, "--server", &server, "--password", "false"])
         .args(["--ice-ip", "127.0.0.1", "--record", PREFIX, "--output-dir"])
         .arg(dir)
+        // Its event lines are kept with the run, not mixed into the table on stdout.
+        .arg("--events")
+        .arg(dir.join("events.jsonl"))
         .args(&args.recorder_arg);
     let mut recorder = Guard::spawn("recorder", rec, &dir.join("recorder.log"))?;
     std::thread::sleep(Duration::from_millis(700));
