@@ -57,9 +57,7 @@ pub(crate) fn connection_event(hub: &StatusHub, handle: ConnectionHandle, event:
 }
 
 fn stream_id(hub: &StatusHub, connection: u64) -> String {
-    let mut id = String::new();
-    hub.update_guest(connection, |g| id = g.stream_id.clone());
-    id
+    hub.stream_id(connection).unwrap_or_default()
 }
 
 /// A stats report into the guest's row: rates over its interval, counters summed over tracks.

@@ -110,6 +110,12 @@ impl StatusHub {
         }
     }
 
+    /// A guest's stream id, if the connection is known.
+    pub fn stream_id(&self, connection: u64) -> Option<String> {
+        let state = self.state();
+        state.guests.get(&connection).map(|g| g.stream_id.clone())
+    }
+
     /// Later events; a subscriber that falls behind by [`CHANNEL_CAPACITY`] gets `Lagged`.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<EventLine>> {
         self.inner.events.subscribe()

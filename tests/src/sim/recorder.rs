@@ -64,6 +64,8 @@ pub struct RecorderNode {
     /// Every `ConnectionEvent::Stats`, with when and from whom, and the bytes its open
     /// in-memory files held at that point.
     pub stats: Vec<(Instant, ConnectionHandle, ConnectionStats, u64)>,
+    /// `Disconnected` (false) and `Reconnected` (true), with when and from whom.
+    pub ice_changes: Vec<(Instant, ConnectionHandle, bool)>,
     /// How long a connection report takes to reach the room (the shell's channel and task switch).
     pub report_delay: Duration,
     reports: VecDeque<(Instant, ConnectionHandle, ConnectionReport)>,
@@ -102,6 +104,7 @@ impl RecorderNode {
             keep_frames: true,
             frame_count: BTreeMap::new(),
             stats: Vec::new(),
+            ice_changes: Vec::new(),
             report_delay: Duration::ZERO,
             reports: VecDeque::new(),
             ip,
@@ -293,6 +296,10 @@ impl RecorderNode {
                             let bytes = open.map(|f| f.bytes.len() as u64).sum();
                             self.stats.push((now, handle, stats, bytes));
                         }
+                        ConnectionEvent::Disconnected => {
+                            self.ice_changes.push((now, handle, false))
+                        }
+                        ConnectionEvent::Reconnected => self.ice_changes.push((now, handle, true)),
                         _ => {}
                     }
                 }
