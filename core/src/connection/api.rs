@@ -332,10 +332,11 @@ impl fmt::Display for CandidateSummary {
 pub enum ConnectionEvent {
     /// ICE and DTLS are up.
     Connected,
-    /// ICE lost the publisher: the files stay open for a grace period, then the connection ends
-    /// (`Closed(IceDisconnected)`) unless ICE comes back first (`Reconnected`).
+    /// Nothing has arrived from the publisher for 5 s, or ICE lost it. The files stay open; the
+    /// connection ends (`Closed(IceDisconnected)`) only once ICE gives up (its checks unanswered
+    /// for about 25 s) and a grace period of 5 s more has passed without it coming back.
     Disconnected,
-    /// ICE is back after `Disconnected`.
+    /// Datagrams are arriving again (and ICE is up) after `Disconnected`.
     Reconnected,
     /// Receive statistics, about once a second ([`super::STATS_INTERVAL`]) while open.
     Stats(super::ConnectionStats),

@@ -27,6 +27,9 @@ use crate::signaling::{random_iv, Cipher, IceCandidate};
 const CONTROL_CHANNEL: &str = "sendChannel";
 /// A connection whose ICE stays disconnected this long is considered dead.
 const DISCONNECTED_GRACE: Duration = Duration::from_secs(5);
+/// Nothing received from a connected publisher for this long is reported as `Disconnected`
+/// long before ICE gives up (its checks take about 25 s to fail); nothing is closed for it.
+pub const SILENCE_REPORTED_AFTER: Duration = Duration::from_secs(5);
 /// str0m reports "nothing to do" as a timeout ~100 years away; wake at least this often anyway.
 const MAX_IDLE: Duration = Duration::from_secs(1);
 
@@ -50,9 +53,10 @@ pub(crate) enum WebrtcOutput {
     Label(String),
     /// A candidate address of the publisher (TURN needs a permission for its IP).
     RemoteAddress(SocketAddr),
-    /// ICE lost the publisher; the connection ends unless it comes back within the grace period.
+    /// Nothing arrived for [`SILENCE_REPORTED_AFTER`], or ICE lost the publisher; only the
+    /// latter ends the connection (unless it comes back within the grace period).
     Disconnected,
-    /// ICE is back after `Disconnected`.
+    /// Datagrams (and ICE) are back after `Disconnected`.
     Reconnected,
     /// The last output: nothing follows.
     Closed(CloseReason),
@@ -74,6 +78,8 @@ pub(crate) struct Webrtc {
     disconnected_since: Option<Instant>,
     /// `Disconnected` was reported and `Reconnected` not yet.
     lost_reported: bool,
+    /// When the last datagram arrived (creation time before the first).
+    last_received: Instant,
     rtc_timeout: Instant,
     ingress: IngressCounters,
     /// What both sides offered, for the diagnosis when nothing connects.
@@ -136,6 +142,7 @@ impl Webrtc {
             pair_logged: false,
             disconnected_since: None,
             lost_reported: false,
+            last_received: now,
             rtc_timeout: now,
             ingress: IngressCounters::default(),
             candidates: CandidateSummary::default(),
@@ -225,6 +232,12 @@ impl Webrtc {
             tracing::debug!(session = %self.key, "ignoring unrecognised datagram");
             return;
         };
+        self.last_received = now;
+        // Silence over (ICE's own recovery, if it lost the pair too, reports itself).
+        if self.lost_reported && self.disconnected_since.is_none() {
+            self.lost_reported = false;
+            self.out.push_back(WebrtcOutput::Reconnected);
+        }
         let receive = Receive {
             proto: Protocol::Udp,
             source,
@@ -339,6 +352,11 @@ impl Webrtc {
                 return;
             }
         }
+        if self.connected && !self.lost_reported && now >= self.silence_deadline() {
+            tracing::info!(session = %self.key, stream = %self.stream_id, "nothing received for {SILENCE_REPORTED_AFTER:?}");
+            self.lost_reported = true;
+            self.out.push_back(WebrtcOutput::Disconnected);
+        }
         if now < self.rtc_timeout {
             return;
         }
@@ -370,7 +388,14 @@ impl Webrtc {
         if let Some(since) = self.disconnected_since {
             next = next.min(since + DISCONNECTED_GRACE);
         }
+        if self.connected && !self.lost_reported {
+            next = next.min(self.silence_deadline());
+        }
         Some(next)
+    }
+
+    fn silence_deadline(&self) -> Instant {
+        self.last_received + SILENCE_REPORTED_AFTER
     }
 
     /// Whether this datagram belongs to this connection (for callers that share a socket).
@@ -552,8 +577,9 @@ impl Webrtc {
                     }
                 }
                 IceConnectionState::Connected | IceConnectionState::Completed => {
-                    self.disconnected_since = None;
-                    if std::mem::take(&mut self.lost_reported) {
+                    // Only ICE's own loss is over here; a silence ends with the next datagram.
+                    let ice_was_lost = self.disconnected_since.take().is_some();
+                    if ice_was_lost && std::mem::take(&mut self.lost_reported) {
                         self.out.push_back(WebrtcOutput::Reconnected);
                     }
                 }

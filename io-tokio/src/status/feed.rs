@@ -42,7 +42,7 @@ pub(crate) fn connection_event(hub: &StatusHub, handle: ConnectionHandle, event:
         ConnectionEvent::Disconnected => hub.emit(Event::ConnectionLost {
             connection,
             stream_id: stream_id(hub, connection),
-            reason: "ICE disconnected".into(),
+            reason: "nothing received from the guest".into(),
         }),
         ConnectionEvent::Reconnected => hub.emit(Event::ConnectionRestored {
             connection,
