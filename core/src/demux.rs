@@ -160,11 +160,6 @@ impl Demux {
         }
     }
 
-    /// Connections that can be routed to.
-    pub fn len(&self) -> usize {
-        self.connections.len()
-    }
-
     /// No connection is routed to.
     pub fn is_empty(&self) -> bool {
         self.connections.is_empty()

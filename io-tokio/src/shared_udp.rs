@@ -1,4 +1,4 @@
-//! `--udp-port`: many connections on one UDP port. One task per port owns the port's sockets
+//! `--udp-port`: many connections on one UDP port. One thread per port owns the port's sockets
 //! (one per ICE address) and every connection placed on it; core's [`Demux`] says which
 //! connection each datagram belongs to. Per datagram that is one `recvfrom` and no task wake-up,
 //! channel or allocation, where a task per connection needs all three.
@@ -45,8 +45,7 @@ pub(crate) enum LoopInput {
     Command(ConnectionHandle, ConnectionCommand),
 }
 
-/// The sockets of one shared port, one per ICE address (registered with the loop's own runtime
-/// when it starts).
+/// The sockets of one shared port, one per ICE address (non-blocking).
 pub(crate) struct PortSockets(Vec<std::net::UdpSocket>);
 
 /// Binds every port of `ports` on every address of `ips`. A port in use is an error: the user
@@ -206,14 +205,19 @@ impl PortLoop {
     }
 
     fn input(&mut self, handle: ConnectionHandle, input: ConnectionInput) {
+        let now = Instant::now();
+        self.step(handle, now, |c| {
+            c.handle_input(now, SystemTime::now(), input)
+        });
+    }
+
+    /// Runs `step` on the connection (a panic in it drops only that connection), then carries
+    /// out what it produced.
+    fn step(&mut self, handle: ConnectionHandle, now: Instant, step: impl FnOnce(&mut Connection)) {
         let Some(slot) = self.slots.get_mut(&handle) else {
             return;
         };
-        let now = Instant::now();
-        let ran = catch_unwind(AssertUnwindSafe(|| {
-            slot.connection.handle_input(now, SystemTime::now(), input)
-        }));
-        match ran {
+        match catch_unwind(AssertUnwindSafe(|| step(&mut slot.connection))) {
             Ok(()) => self.after_input(handle, now),
             Err(_) => self.failed(handle),
         }
@@ -240,17 +244,9 @@ impl PortLoop {
                 tracing::trace!(%source, %local, len, "datagram for no connection");
                 continue;
             };
-            let Some(slot) = self.slots.get_mut(&handle) else {
-                continue;
-            };
-            let ran = catch_unwind(AssertUnwindSafe(|| {
-                slot.connection
-                    .handle_receive(now, SystemTime::now(), source, local, contents)
-            }));
-            match ran {
-                Ok(()) => self.after_input(handle, now),
-                Err(_) => self.failed(handle),
-            }
+            self.step(handle, now, |c| {
+                c.handle_receive(now, SystemTime::now(), source, local, contents)
+            });
         }
         RECV_BURST
     }
